@@ -1,0 +1,310 @@
+"""The checking pipeline: text -> tree -> IR -> shapes -> admissible sizes, as one `Analysis`.
+
+    parse.parse -> lower.lower -> shapes.infer -> solve (here)
+
+Each stage only reads what the one before produced. This module imports neither torch nor numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import expr as E
+from . import ir
+from .diagnostics import Diagnostic, Severity, error, note, sort_key
+from .lower import lower
+from .parse import parse
+from .shapes import Constraint, LayerInfo, Shape, exact_inputs, infer
+from .solve import ALL, EMPTY, IntSet, at_least, divisible, equal, product_equal
+from .source import Source
+
+
+@dataclass
+class Analysis:
+    source: Source
+    network: ir.Network | None = None
+    infos: list[LayerInfo] = field(default_factory=list)
+    output: Shape | None = None
+    admissible: dict[str, IntSet] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def params(self) -> int | None:
+        return _total(i.params for i in self.infos)
+
+    @property
+    def macs(self) -> int | None:
+        return _total(i.macs for i in self.infos)
+
+    def info(self, name: str) -> LayerInfo:
+        for i in self.infos:
+            if i.layer.name == name:
+                return i
+        raise KeyError(name)
+
+    def to_json(self) -> dict:
+        net = self.network
+        return {
+            "file": self.source.path,
+            "network": net.name if net else None,
+            "ok": self.ok,
+            "input": [_dim_json(d) for d in net.input_dims] if net else None,
+            "output": [_dim_json(d) for d in self.output] if self.output is not None else None,
+            "params": self.params,
+            "macs": self.macs,
+            "layers": [
+                {
+                    "name": i.layer.display_name,
+                    "op": ir.op_name(i.layer.op),
+                    "shape": [_dim_json(d) for d in i.shape] if i.shape is not None else None,
+                    "params": i.params,
+                    "macs": i.macs,
+                    "activation_bytes": i.activation_bytes,
+                    "line": i.layer.span.line,
+                    "inputs": [n.split("'")[0] for n in i.layer.inputs],
+                }
+                for i in self.infos
+            ],
+            "admissible": {s: v.to_json() for s, v in self.admissible.items()},
+            **(
+                {"admissible_modulo": {s: {"modulus": v.mod, "residues": sorted(v.residues)}
+                                       for s, v in self.admissible.items() if v.mod > 1}}
+                if any(v.mod > 1 for v in self.admissible.values()) else {}
+            ),
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+        }
+
+
+def _dim_json(d) -> int | str | None:
+    if d is None:
+        return None
+    if isinstance(d, (int, str)):
+        return d
+    return E.show(d)
+
+
+def _total(values) -> int | None:
+    total = 0
+    for v in values:
+        if v is None:
+            return None
+        total += v
+    return total
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def check_file(path: str | Path) -> Analysis:
+    """Check a spec file (raises OSError when it cannot be read)."""
+    return check_source(Source.from_file(path))
+
+
+def check_text(text: str, path: str = "<string>") -> Analysis:
+    return check_source(Source(path, text))
+
+
+def check_source(source: Source) -> Analysis:
+    analysis = Analysis(source)
+    tree, diags = parse(source)
+    if tree is None:
+        analysis.diagnostics = diags
+        return analysis
+    net, diags = lower(tree, source)
+    analysis.network = net
+    if net is None:
+        analysis.diagnostics = sorted(diags, key=sort_key)
+        return analysis
+    result = infer(net, inverse_help=_inverse_help(net))
+    analysis.infos = result.infos
+    analysis.output = result.output
+    sets, solve_diags = solve(net, result.constraints)
+    analysis.admissible = sets
+    shape_diags = result.diagnostics + solve_diags
+    if any(d.code in ("E0301", "E0302") for d in shape_diags):
+        shape_diags = _with_global_help(net, shape_diags)
+    analysis.diagnostics = sorted(diags + shape_diags, key=sort_key)
+    return analysis
+
+
+# ---------------------------------------------------------------------------- solving
+
+
+def solve(net: ir.Network, constraints: list[Constraint]) -> tuple[dict[str, IntSet], list[Diagnostic]]:
+    """The exact admissible set of each input symbol; an error where a set becomes empty."""
+    symbols = [s for s in net.symbols]
+    sets: dict[str, IntSet] = {s: ALL for s in symbols}
+    batch = net.batch if isinstance(net.batch, str) else None
+    if batch and batch not in sets:
+        sets[batch] = ALL
+    diags: list[Diagnostic] = []
+    coupled: list[Constraint] = []
+    for c in constraints:
+        result = _one(c)
+        if result is None:
+            coupled.append(c)
+            continue
+        if isinstance(result, bool):
+            if not result:
+                diags.append(_empty(c, None, None))
+            continue
+        sym = _sym(c)
+        before = sets.get(sym, ALL)
+        after = before.intersect(result)
+        if after.empty:
+            diags.append(_empty(c, sym, before))
+        else:
+            sets[sym] = after
+    for c in coupled:
+        if c.kind == "eq" and isinstance(c.rhs, int):
+            parts = product_equal(c.lhs, c.rhs, sets)
+        elif c.kind == "eq" and isinstance(c.lhs, int):
+            parts = product_equal(c.rhs, c.lhs, sets)
+        else:
+            parts = None
+        if parts is None:
+            diags.append(note("N0501", f"not decided statically: {c.what}", c.span))
+            continue
+        for sym, values in parts.items():
+            before = sets.get(sym, ALL)
+            after = before.intersect(values) if sym else EMPTY
+            if after.empty:
+                diags.append(_empty(c, sym or None, before))
+                break
+            sets[sym] = after
+        else:
+            syms = sorted(p for p in parts if p)
+            if len(syms) > 1:
+                diags.append(note(
+                    "N0501",
+                    f"{' and '.join(f'`{s}`' for s in syms)} are coupled by {c.what}",
+                    c.span,
+                    notes=("each admissible set holds the values for which some choice of the others works",),
+                ))
+    if batch and batch not in symbols:
+        sets.pop(batch, None)
+    return {s: sets[s] for s in symbols if s in sets}, diags
+
+
+def _sym(c: Constraint) -> str:
+    syms = E.symbols(c.lhs) | (E.symbols(c.rhs) if not isinstance(c.rhs, int) else set())
+    assert len(syms) == 1, syms
+    return next(iter(syms))
+
+
+def _one(c: Constraint) -> IntSet | bool | None:
+    syms = E.symbols(c.lhs) | (E.symbols(c.rhs) if not isinstance(c.rhs, int) else set())
+    if len(syms) != 1:
+        return None
+    if c.kind == "ge":
+        assert isinstance(c.rhs, int)
+        return at_least(c.lhs, c.rhs)
+    if c.kind == "div":
+        assert isinstance(c.rhs, int)
+        return divisible(c.lhs, c.rhs)
+    return equal(c.lhs, c.rhs)
+
+
+def _empty(c: Constraint, sym: str | None, before: IntSet | None) -> Diagnostic:
+    notes = []
+    if sym is not None and before is not None:
+        notes.append(f"before `{c.layer.display_name}`, `{sym}` could be {before.describe()}")
+    return error(
+        "E0308",
+        f"no input size works here: {c.what}",
+        c.span,
+        notes=tuple(notes),
+        helps=("change the layer's arguments or the asserted sizes",),
+    )
+
+
+# ---------------------------------------------------------------------------- help for assertions
+
+
+def _inverse_help(net: ir.Network):
+    """For a failed assertion on a conv/pool layer: the input sizes that give the asserted size."""
+
+    def make(layer: ir.Layer, info: LayerInfo, ins):
+        def helps(bad: list[int], stated: Shape):
+            shape = ins[0] if ins else None
+            found: dict[int, tuple[int | None, int, int | None]] = {}
+            for i in bad:
+                if i < 2 or shape is None or len(shape) != 4 or not isinstance(stated[i], int):
+                    continue
+                r = exact_inputs(layer, i - 2, stated[i])  # type: ignore[arg-type]
+                if r is not None and not r.empty:
+                    lo, hi = r.ranges[0]
+                    found[i] = (_exact_value(layer, i - 2, lo, hi), lo, hi)
+            if not found:
+                return []
+            src = layer.inputs[0] if layer.inputs else ""
+            what = "an input" if src == net.input_name else f"an input to `{layer.display_name}`"
+            if len(found) == 2 and found[2] == found[3] and stated[2] == stated[3]:
+                groups = [("", 2)]
+            else:
+                groups = [(f" {('height', 'width')[i - 2]}", i) for i in sorted(found)]
+            out = []
+            for word, i in groups:
+                exact, lo, hi = found[i]
+                size = f"{stated[i]}x{stated[i]}" if not word else f"{stated[i]}"
+                given = f"{exact}x{exact}" if not word and exact is not None else f"{exact}"
+                text = f"{what}{word} of {given} gives {size} exactly; " if exact is not None else ""
+                text += f"{lo}..{hi} give {stated[i]}" if hi != lo else f"only {lo} gives {stated[i]}"
+                out.append(text)
+            return out
+
+        return helps
+
+    return make
+
+
+def _exact_value(layer: ir.Layer, dim: int, lo: int, hi: int | None) -> int | None:
+    op = layer.op
+    if not isinstance(op, (ir.Conv, ir.Pool)) or hi is None:
+        return None
+    k = op.kernel[dim]
+    d = op.dilation[dim] if isinstance(op, ir.Conv) else 1
+    p = op.padding[dim] if not isinstance(op.padding, str) else 0
+    s = op.stride[dim]
+    for x in range(lo, hi + 1):
+        if (x + 2 * p - d * (k - 1) - 1) % s == 0:
+            return x
+    return None
+
+
+def _with_global_help(net: ir.Network, diags: list[Diagnostic]) -> list[Diagnostic]:
+    """If the input sizes are the problem, say which input sizes make the whole network check."""
+    dims = net.input_dims
+    if len(dims) != 4 or not all(isinstance(d, int) for d in dims[2:]):
+        return diags
+    taken = set(net.symbols) | {d for d in dims if isinstance(d, str)}
+    names = [n for n in ("H", "W", "height", "width", "H_", "W_") if n not in taken][:2]
+    symbolic = replace(net, input_dims=(dims[0], dims[1], names[0], names[1]))
+    result = infer(symbolic)
+    if any(d.is_error for d in result.diagnostics):
+        return diags
+    sets, solve_diags = solve(symbolic, result.constraints)
+    if any(d.is_error for d in solve_diags):
+        return diags
+    h, w = sets.get(names[0]), sets.get(names[1])
+    if h is None or w is None or (h.contains(dims[2]) and w.contains(dims[3])):  # type: ignore[arg-type]
+        return diags
+    text = (f"the whole network checks for input sizes {h.describe()} (height) and {w.describe()} (width)"
+            if h != w else f"the whole network checks for input sizes {h.describe()} (height and width)")
+    out = []
+    added = False
+    for d in diags:
+        if not added and d.code in ("E0301", "E0302") and d.severity is Severity.ERROR:
+            d = replace(d, helps=(*d.helps, text))
+            added = True
+        out.append(d)
+    return out

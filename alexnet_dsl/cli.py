@@ -1,0 +1,195 @@
+"""dslc: the command line. One function per subcommand; exit codes 0 (ok), 1 (errors), 2 (usage or I/O).
+
+`dslc check` and `dslc summary` import neither torch, triton nor numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with the command line or the files named on it (exit 2)."""
+
+
+def _use_color(stream, choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _highlighter(color: bool):
+    if not color:
+        return None
+    try:
+        from .highlight import highlight_line
+    except ImportError:  # pygments is optional
+        return None
+    return highlight_line
+
+
+def _analyse(path: str):
+    from .check import check_file
+
+    if path == "-":
+        from .check import check_text
+
+        return check_text(sys.stdin.read(), "<stdin>")
+    try:
+        return check_file(path)
+    except IsADirectoryError:
+        raise UsageError(f"cannot read `{path}`: it is a directory") from None
+    except FileNotFoundError:
+        raise UsageError(f"cannot read `{path}`: no such file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
+
+
+def _print_diagnostics(analysis, color: bool) -> None:
+    from .diagnostics import render
+
+    highlight = _highlighter(color)
+    for d in analysis.diagnostics:
+        sys.stderr.write(render(d, analysis.source, color=color, highlight=highlight) + "\n")
+
+
+def _verdict(analysis) -> str:
+    errors = len(analysis.errors)
+    warnings = sum(d.severity.value == "warning" for d in analysis.diagnostics)
+    name = analysis.network.name if analysis.network else "?"
+    state = "ok" if errors == 0 else f"{errors} error{'s' if errors != 1 else ''}"
+    return f"{analysis.source.path}: {name}: {state}, {warnings} warning{'s' if warnings != 1 else ''}"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    analyses = [_analyse(p) for p in args.files]
+    if args.format == "json":
+        docs = [a.to_json() for a in analyses]
+        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from .summary import listing_text
+
+        color = _use_color(sys.stderr, args.color)
+        for a in analyses:
+            _print_diagnostics(a, color)
+            if not args.quiet:
+                sys.stdout.write(listing_text(a))
+            sys.stderr.write(_verdict(a) + "\n")
+    return EXIT_OK if all(a.ok for a in analyses) else EXIT_ERRORS
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    analyses = [_analyse(p) for p in args.files]
+    if args.format == "json":
+        docs = [_summary_json(a) for a in analyses]
+        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from .summary import summary_text
+
+        color = _use_color(sys.stderr, args.color)
+        for a in analyses:
+            _print_diagnostics(a, color)
+            sys.stdout.write(summary_text(a, _fused(a)))
+    return EXIT_OK if all(a.ok for a in analyses) else EXIT_ERRORS
+
+
+def _fused(analysis) -> dict[str, str]:
+    if analysis.network is None or not analysis.ok:
+        return {}
+    from .fuse import fused_groups
+
+    return fused_groups(analysis.network)
+
+
+def _summary_json(analysis) -> dict:
+    doc = analysis.to_json()
+    fused = _fused(analysis)
+    for entry, info in zip(doc["layers"], analysis.infos):
+        entry["fused"] = fused.get(info.layer.name)
+    return doc
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .codes import CODES
+
+    code = args.code.upper()
+    if code not in CODES:
+        raise UsageError(f"unknown code `{args.code}`; known codes: {', '.join(CODES)}")
+    entry = CODES[code]
+    sys.stdout.write(f"{code}: {entry.title}\n\n{entry.explanation}\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dslc",
+        description="Check, summarise and compile .net network specs.",
+    )
+    parser.add_argument("--version", action="version", version=f"dslc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def files_command(name: str, help_text: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("files", nargs="+", metavar="FILE", help="spec files (`-` reads standard input)")
+        p.add_argument("--format", choices=("human", "json"), default="human",
+                       help="`json` prints one object per file to stdout (a list for several files)")
+        p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour diagnostics (auto: when stderr is a terminal and NO_COLOR is unset)")
+        p.set_defaults(func=func)
+        return p
+
+    check = files_command("check", "check specs: every shape, located errors and warnings", cmd_check)
+    check.add_argument("-q", "--quiet", action="store_true", help="print only diagnostics and the verdict")
+    files_command("summary", "layer table: shapes, params, MACs, admissible input sizes", cmd_summary)
+
+    explain = sub.add_parser("explain", help="explain a diagnostic code, with an example")
+    explain.add_argument("code", metavar="CODE")
+    explain.set_defaults(func=cmd_explain)
+
+    from .cli_compile import add_commands
+
+    add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        sys.stderr.write(f"dslc: error: {e}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("dslc: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`dslc summary x | head`): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return EXIT_OK
+    except Exception as e:  # an internal failure: one line, and the way to see more
+        if os.environ.get("DSLC_DEBUG"):
+            raise
+        sys.stderr.write(f"dslc: internal error: {type(e).__name__}: {e}\n"
+                         "dslc: set DSLC_DEBUG=1 to see the traceback, and please report it\n")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

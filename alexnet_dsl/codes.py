@@ -1,0 +1,231 @@
+"""The registry of diagnostic codes: a title and a long explanation with an example.
+
+`dslc explain CODE` prints the explanation; `docs/errors.md` is generated from this table
+(`python -m alexnet_dsl.codes > docs/errors.md`) and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    title: str
+    explanation: str
+
+
+CODES: dict[str, Code] = {
+    # ---- reading the file
+    "E0001": Code(
+        "syntax error",
+        """The text does not follow the grammar of the language. The message says what the parser
+expected at that point, in words ("a layer name or op", "`)`", "the end of the line").
+
+    network Bad(x: [N, 3, 32, 32]) {
+        conv(16, kernel=3        # E0001: expected `,` or `)`
+    }
+
+Every layer is one line: `name: op(arguments) from source -> [shape]`, where everything but the
+op is optional. Arguments may continue over several lines inside their parentheses.""",
+    ),
+    "E0002": Code(
+        "unreadable input",
+        """The file cannot be read as text: it is not valid UTF-8, contains a NUL byte, or uses a
+character outside the language (names are ASCII identifiers). Save the file as UTF-8 and keep
+non-ASCII characters inside comments.""",
+    ),
+    "E0003": Code(
+        "no network",
+        """A spec file must define exactly one `network`; it may define any number of `block`s.
+
+    block stage(filters) { conv(filters, kernel=3) }
+    # E0003: no `network NAME(input: [...]) { ... }` in this file""",
+    ),
+    # ---- ops and arguments
+    "E0101": Code(
+        "unknown op",
+        """The op is neither a built-in op nor a block defined in this file. Built-in ops: conv,
+maxpool, avgpool, adaptive_avgpool, lrn, batchnorm, dropout, flatten, linear, relu, tanh, sigmoid,
+softmax, add, concat.
+
+    fc6: dense(4096)      # E0101: unknown op `dense`; help: did you mean `linear`?""",
+    ),
+    "E0102": Code(
+        "unknown argument",
+        """The op has no argument of that name. The help line suggests the closest known name.
+TensorFlow's `depth_radius` for LRN is the half width of the window: `size = 2 * depth_radius + 1`.
+
+    conv1: conv(96, kernel=11, strides=4)   # E0102: `conv` has no argument `strides`""",
+    ),
+    "E0103": Code(
+        "missing argument",
+        """A required argument was not given.
+
+    conv1: conv(96)       # E0103: `conv` needs `kernel`""",
+    ),
+    "E0104": Code(
+        "wrong argument type",
+        """An argument has the wrong kind of value: a float where an integer is needed, a pair where
+a single number is needed, a name where a number is needed. Integers are accepted where a float is
+expected (`k=2`), but not the other way round.
+
+    conv(96, kernel=5.5)  # E0104: `kernel` must be an integer or a pair, got `5.5`""",
+    ),
+    "E0105": Code(
+        "argument out of range",
+        """An argument's value is outside the range the op accepts: sizes and strides are at least 1,
+paddings at least 0, probabilities in [0, 1], a pooling padding at most half the kernel.
+
+    dropout(1.5)          # E0105: `p` must be in [0, 1], got 1.5""",
+    ),
+    "E0106": Code(
+        "argument given twice or too many arguments",
+        """An argument was given twice (positionally and by keyword, or twice by keyword), or more
+positional arguments were given than the op takes.
+
+    conv(96, 11, kernel=11)   # E0106: `conv` takes 1 positional argument (`filters`)""",
+    ),
+    # ---- names and structure
+    "E0201": Code(
+        "duplicate name",
+        """Two layers (or two blocks, or two parameters of a block) have the same name. The error is
+on the second; a note points at the first. Unnamed layers get automatic names (`relu1`, `relu2`,
+...) that never collide with names you write.""",
+    ),
+    "E0202": Code(
+        "unknown name",
+        """A layer refers (with `from`, or in `add(...)`/`concat(...)`) to a name that is not a layer,
+nor the network's input (`input` inside a block); or a block argument uses an undefined parameter.
+
+    merged: add(conv2, conv9)   # E0202: no layer named `conv9`""",
+    ),
+    "E0203": Code(
+        "cycle",
+        """Layers refer to each other in a cycle, so no order computes them, or a block uses itself
+(directly or through other blocks). The message lists the cycle.""",
+    ),
+    "E0204": Code(
+        "invalid name",
+        """A name is reserved or cannot be used: `input` names the input inside blocks, and a name
+cannot be a built-in op's or block's own keyword (`network`, `block`, `from`), `true`, `false` or
+`same`.""",
+    ),
+    # ---- shapes
+    "E0301": Code(
+        "shape assertion does not hold",
+        """A layer's `-> [...]` assertion differs from the shape the layer produces. The notes show
+the arithmetic; the help shows input sizes that would give the asserted shape. After a failed
+assertion the checker continues from the asserted shape, so one mistake gives one error.
+
+    network AlexNet(image: [N, 3, 224, 224]) {
+        conv1: conv(96, kernel=11, stride=4) -> [N, 96, 55, 55]
+        # E0301: (224 - 11) / 4 + 1 = 54.25, floored to 54; an input of 227 gives 55 exactly
+    }""",
+    ),
+    "E0302": Code(
+        "declared output does not match",
+        """The network header declares an output shape (`-> [N, 1000]` after the input) that differs
+from what the last layer produces.""",
+    ),
+    "E0303": Code(
+        "groups do not divide the input channels",
+        """A grouped convolution splits its input channels into `groups` equal parts, so the number
+of input channels must be a multiple of `groups`.
+
+    conv(64, kernel=3, groups=2)   # on a 3-channel input: E0303""",
+    ),
+    "E0304": Code(
+        "groups do not divide the output channels",
+        """A grouped convolution produces `filters / groups` channels per group, so `filters` must be
+a multiple of `groups`.
+
+    conv(95, kernel=3, groups=2)   # E0304: 95 filters in 2 groups""",
+    ),
+    "E0305": Code(
+        "kernel larger than its padded input",
+        """A convolution or pooling window (its effective size `dilation * (kernel - 1) + 1`) is
+larger than the input plus padding, so the output would have no rows or columns. The note shows
+where the input size came from.
+
+    pool: maxpool(kernel=3)   # on a 2x2 input: E0305""",
+    ),
+    "E0306": Code(
+        "wrong rank",
+        """The op needs a tensor of a different rank: `conv` and the pooling ops need [N, C, H, W];
+`linear` needs [N, features] (insert `flatten` before it); `flatten` of an already flat tensor is
+allowed. The network input must be [N, C, H, W] or [N, features].""",
+    ),
+    "E0307": Code(
+        "inputs of a join do not match",
+        """`add` needs inputs of exactly the same shape; `concat` joins over channels and needs the
+same rank and the same sizes in every other dimension. The message shows both shapes and where
+each came from.""",
+    ),
+    "E0308": Code(
+        "no admissible input size",
+        """With symbolic input sizes (`[N, 3, H, W]`), no value of a symbol satisfies every
+constraint of the network: the layer named is where the set of admissible values became empty.
+The note gives the values admissible before that layer.""",
+    ),
+    "E0309": Code(
+        "invalid input or output declaration",
+        """The network's input or output shape is malformed: an empty shape, a dimension of size
+zero, a batch dimension that differs between input and output, or a symbol in the output that
+the input does not define.""",
+    ),
+    "E0310": Code(
+        "padding `same` with a stride",
+        """PyTorch supports `padding=same` only for stride 1 (and for convolutions only): with a
+stride the output cannot keep the input size. Give the padding as numbers instead.""",
+    ),
+    # ---- warnings
+    "W0401": Code(
+        "rows or columns silently dropped",
+        """A convolution or pooling layer's window does not fit a whole number of times into its
+padded input, so the last rows or columns of real data are never read. AlexNet's conv1 at 224
+drops one row and one column: (224 - 11) / 4 + 1 = 54.25. The help gives the nearest sizes that
+divide exactly.""",
+    ),
+    "W0402": Code(
+        "adaptive pooling is not the identity",
+        """An `adaptive_avgpool(output)` at this input size really averages (its input is not already
+`output` x `output`), with overlapping windows when the input is not a multiple of the output.
+Often intended (torchvision's AlexNet at other input sizes); stated so it is explicit.""",
+    ),
+    "W0403": Code(
+        "suspicious LRN alpha",
+        """`alpha=10e-4` is 1e-3, not 1e-4: articles about AlexNet often write `10e-4` when they mean
+the paper's 10^-4. Write `1e-4` (or `1e-3` if that is what you mean).""",
+    ),
+    "W0404": Code(
+        "unused layer",
+        """A layer's output is never used: no later layer reads it and it is not the network's
+output. Its parameters would still be created and trained for nothing.""",
+    ),
+    "W0405": Code(
+        "LRN alpha looks averaged",
+        """`lrn(alpha=...)` takes the paper's alpha, which is NOT divided by the window size. A value
+equal to the paper's 1e-4 multiplied by `size` (like 5e-4 with size 5) is what PyTorch, Caffe,
+ONNX and cuDNN write; if it came from one of them, write `avg_alpha=5e-4` instead.""",
+    ),
+    # ---- notes
+    "N0501": Code(
+        "admissible input sizes",
+        """For a network with symbolic input sizes, the exact set of values for which every layer
+checks, as inclusive ranges. When symbols constrain each other (a flatten into an asserted size),
+each symbol's set holds the values for which some choice of the others works.""",
+    ),
+}
+
+
+def markdown() -> str:
+    """The text of docs/errors.md."""
+    out = ["# Diagnostic codes", "", "Generated from `alexnet_dsl/codes.py`; `dslc explain CODE` prints one.", ""]
+    for code, entry in CODES.items():
+        out += [f"## {code}: {entry.title}", "", entry.explanation, ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

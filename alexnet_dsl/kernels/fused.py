@@ -1,0 +1,228 @@
+"""`fused_conv2d`: the differentiable entry point to the Triton conv + bias + ReLU + LRN kernel.
+
+Forward runs the kernel (``conv_lrn.py``), imported on first use so that this package imports without triton.
+Backward recomputes the eager reference under autograd (cuDNN conv, ReLU, `F.local_response_norm`), so the gradients
+are the reference's by construction; it costs one extra forward convolution.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING
+
+import torch
+
+from .reference import (
+    ConvGeometry,
+    IntPair,
+    LRNParams,
+    check_conv_args,
+    fused_conv2d_reference,
+)
+from .tuning import Config, Problem, choose_config, configs_for
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+# Relative max error (against max |reference|) a configuration may show in the pre-selection check. A miscompiled
+# kernel is off by O(1); these bounds only have to sit above honest rounding.
+_CHECK_TOLERANCE = {"ieee": 1e-4, "tf32": 2e-2, "16-bit": 2e-2}
+_CHECK_IMAGES = 2
+
+
+def triton_available(device: str | torch.device | None = None) -> tuple[bool, str]:
+    """Whether the Triton kernels can run in this process, and why (not).
+
+    With ``device`` None: on any device (a CUDA GPU, or the interpreter for CPU tensors); else on that device.
+    """
+    if importlib.util.find_spec("triton") is None:
+        return False, "triton is not installed (pip install triton)"
+    try:
+        import triton
+    except Exception as e:  # a broken install should say so, not crash the caller
+        return False, f"triton failed to import: {type(e).__name__}: {e}"
+    interpret = bool(triton.knobs.runtime.interpret)
+    kind = None if device is None else torch.device(device).type
+    if kind in (None, "cpu") and interpret:
+        return True, "TRITON_INTERPRET=1: CPU tensors run in the Triton interpreter"
+    if kind == "cpu":
+        return False, "CPU tensors need the Triton interpreter: set TRITON_INTERPRET=1 before running"
+    if kind not in (None, "cuda"):
+        return False, f"no Triton backend for device type `{kind}`"
+    if not torch.cuda.is_available():
+        return False, "no CUDA device is available and TRITON_INTERPRET is not set to 1"
+    major, minor = torch.cuda.get_device_capability()
+    name = torch.cuda.get_device_name()
+    if interpret:
+        return True, f"TRITON_INTERPRET=1: CUDA tensors ({name}) run in the Triton interpreter, slowly"
+    return True, f"CUDA device {name} (sm_{major}{minor})"
+
+
+def _kernels() -> ModuleType:
+    """The triton-dependent module, imported on first use."""
+    try:
+        from . import conv_lrn
+    except ImportError as e:
+        raise RuntimeError(f"fused_conv2d needs Triton: {triton_available()[1]} ({e})") from e
+    return conv_lrn
+
+
+def resolve_tf32(dtype: torch.dtype, allow_tf32: bool | None) -> bool:
+    """TF32 for float32 inputs: explicit, or cuDNN's switch as eager `F.conv2d` follows it (16-bit: never)."""
+    if dtype != torch.float32:
+        return False
+    return bool(torch.backends.cudnn.allow_tf32) if allow_tf32 is None else bool(allow_tf32)
+
+
+def make_problem(
+    geometry: ConvGeometry,
+    x: torch.Tensor,
+    has_bias: bool,
+    relu: bool,
+    lrn: LRNParams | None,
+    tf32: bool,
+) -> Problem:
+    interpreted = _kernels().runs_interpreted(x.device)
+    if interpreted:
+        target = "interpreter"
+    else:
+        major, minor = torch.cuda.get_device_capability(x.device)
+        target = f"cuda:sm{major}{minor}"
+    return Problem(geometry, x.dtype, tf32, has_bias, relu, lrn, target)
+
+
+def _check_error(out: torch.Tensor, ref: torch.Tensor, tolerance: float) -> str | None:
+    """None when `out` matches `ref` to `tolerance` relative to max |ref|; else what went wrong."""
+    out = out.float()
+    if not torch.isfinite(out).all():
+        return f"{int((~torch.isfinite(out)).sum())} non-finite outputs (unwritten or overflowed)"
+    scale = max(float(ref.abs().max()), 1e-30)
+    error = float((out - ref).abs().max()) / scale
+    return None if error <= tolerance else f"max error {error:.3g} x max|ref| > {tolerance:g}"
+
+
+def select_config(
+    problem: Problem,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+) -> Config:
+    """The cached or newly tuned configuration for `problem` (see tuning.py for the rules)."""
+    conv_lrn = _kernels()
+    candidates = configs_for(problem)
+    if problem.interpreted:
+        # One configuration and nothing to miscompile: the interpreter executes the kernel's Python.
+        return choose_config(problem, candidates, check=lambda config: None, bench=lambda config: 0.0)
+
+    geometry = problem.geometry
+    images = min(geometry.batch, _CHECK_IMAGES)
+    small = problem.with_batch(images)
+    x_small = x[:images]
+    ref = fused_conv2d_reference(
+        x_small.float(),
+        weight.float(),
+        None if bias is None else bias.float(),
+        stride=geometry.stride,
+        padding=geometry.padding,
+        dilation=geometry.dilation,
+        groups=geometry.groups,
+        relu=problem.relu,
+        lrn=problem.lrn,
+        allow_tf32=False,
+    )
+    tolerance = _CHECK_TOLERANCE["16-bit" if x.dtype != torch.float32 else "tf32" if problem.tf32 else "ieee"]
+
+    def check(config: Config) -> str | None:
+        out = torch.full_like(ref, float("nan"), dtype=x.dtype)
+        conv_lrn.launch(x_small, weight, bias, small, config, out=out)
+        torch.cuda.synchronize(x.device)
+        return _check_error(out, ref, tolerance)
+
+    out_full = torch.empty(
+        (geometry.batch, geometry.out_c, geometry.out_h, geometry.out_w), dtype=x.dtype, device=x.device
+    )
+
+    def bench(config: Config) -> float:
+        import triton.testing
+
+        return triton.testing.do_bench(
+            lambda: conv_lrn.launch(x, weight, bias, problem, config, out=out_full), warmup=5, rep=25
+        )
+
+    return choose_config(problem, candidates, check, bench)
+
+
+class _FusedConv2d(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        geometry: ConvGeometry,
+        relu: bool,
+        lrn: LRNParams | None,
+        tf32: bool,
+    ) -> torch.Tensor:
+        problem = make_problem(geometry, x, bias is not None, relu, lrn, tf32)
+        config = select_config(problem, x, weight, bias)
+        out = _kernels().launch(x, weight, bias, problem, config)
+        ctx.save_for_backward(x, weight, bias)
+        ctx.geometry, ctx.relu, ctx.lrn, ctx.tf32 = geometry, relu, lrn, tf32
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
+        x, weight, bias = ctx.saved_tensors
+        geometry: ConvGeometry = ctx.geometry
+        needs = ctx.needs_input_grad[:3]
+        with torch.enable_grad():
+            leaves = [None if t is None else t.detach().requires_grad_(need) for t, need in zip((x, weight, bias), needs)]
+            y = fused_conv2d_reference(
+                leaves[0],
+                leaves[1],
+                leaves[2],
+                stride=geometry.stride,
+                padding=geometry.padding,
+                dilation=geometry.dilation,
+                groups=geometry.groups,
+                relu=ctx.relu,
+                lrn=ctx.lrn,
+                allow_tf32=ctx.tf32,
+            )
+            wanted = [t for t, need in zip(leaves, needs) if t is not None and need]
+            grads = iter(torch.autograd.grad(y, wanted, grad_out) if wanted else ())
+        result = [next(grads) if t is not None and need else None for t, need in zip(leaves, needs)]
+        return (*result, None, None, None, None)
+
+
+def fused_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    *,
+    stride: int | IntPair = (1, 1),
+    padding: int | IntPair = (0, 0),
+    dilation: int | IntPair = (1, 1),
+    groups: int = 1,
+    relu: bool = True,
+    lrn: LRNParams | None = None,
+    allow_tf32: bool | None = None,
+) -> torch.Tensor:
+    """conv2d + bias + ReLU (+ LRN over all output channels) in one Triton kernel; differentiable.
+
+    Takes and returns NCHW tensors of one dtype (float32, float16 or bfloat16; fp32 accumulation). float32 is
+    exact fp32 unless TF32 is allowed: ``allow_tf32`` None follows ``torch.backends.cudnn.allow_tf32`` like eager
+    ``F.conv2d``. CUDA tensors compile the kernel; CPU tensors run it in the Triton interpreter, which must be
+    switched on with TRITON_INTERPRET=1 (otherwise RuntimeError: there is no silent fallback).
+    """
+    geometry = check_conv_args(x, weight, bias, stride, padding, dilation, groups, lrn)
+    if not isinstance(relu, bool):
+        raise TypeError(f"`relu` must be a bool, got {type(relu).__name__}")
+    if allow_tf32 is not None and not isinstance(allow_tf32, bool):
+        raise TypeError(f"`allow_tf32` must be a bool or None, got {type(allow_tf32).__name__}")
+    tf32 = resolve_tf32(x.dtype, allow_tf32)
+    return _FusedConv2d.apply(x, weight, bias, geometry, relu, lrn, tf32)

@@ -1,0 +1,190 @@
+"""Text -> lark tree (LALR, positions on). Syntax errors become diagnostics."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lark import PostLex
+
+from .diagnostics import Diagnostic, error, printable
+from .source import Source, Span
+
+GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "net.lark"
+if not GRAMMAR.exists():  # installed as a wheel: the grammar ships inside the package
+    GRAMMAR = Path(__file__).resolve().parent / "grammar" / "net.lark"
+
+_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB"}
+_CLOSE = {"RPAR", "RSQB"}
+
+# How a person names what the parser expected.
+_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "_ARROW": "`->`",
+    "_FROM": "`from`",
+    "NETWORK": "`network`",
+    "BLOCK": "`block`",
+}
+
+
+class _LineJoiner(PostLex):
+    """Drop newlines inside brackets and merge runs of blank/comment lines into one."""
+
+    always_accept = ("_NL",)
+
+    def __init__(self) -> None:
+        self.last: Token | None = None
+        self.prev: Token | None = None
+        self.open: list[Token] = []
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        # No look-ahead here: the contextual lexer lexes each token in the parser's current state.
+        self.last, self.prev, self.open = None, None, []
+        for tok in stream:
+            if tok.type == "_NL":
+                if self.open or (self.last is not None and self.last.type == "_NL"):
+                    continue
+            elif tok.type in _OPEN:
+                self.open.append(tok)
+            elif tok.type in _CLOSE and self.open:
+                self.open.pop()
+            elif tok.type in ("LBRACE", "RBRACE"):
+                self.open = []  # a brace ends any unclosed bracket: keep errors local
+            self.prev, self.last = self.last, tok
+            yield tok
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, _LineJoiner]:
+    joiner = _LineJoiner()
+    lark = Lark(
+        GRAMMAR.read_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        postlex=joiner,
+    )
+    return lark, joiner
+
+
+def token_span(tok: Token) -> Span:
+    end_line = tok.end_line if tok.end_line is not None else tok.line
+    end_col = tok.end_column if tok.end_column is not None else tok.column + max(len(tok), 1)
+    return Span(tok.line, tok.column, end_line, end_col)
+
+
+def meta_span(meta) -> Span:
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+_BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_encoding(source: Source) -> Diagnostic | None:
+    """Invalid UTF-8 (decoded as surrogates) and NUL bytes are reported before parsing."""
+    found = _BAD_CHAR.search(source.text)
+    if found is None:
+        return None
+    index = found.start()
+    line = source.text.count("\n", 0, index) + 1
+    col = index - (source.text.rfind("\n", 0, index) + 1) + 1
+    code = ord(found.group())
+    if code == 0:
+        return error("E0002", "the file contains a NUL byte", Span.point(line, col))
+    return error(
+        "E0002",
+        "the file is not valid UTF-8",
+        Span.point(line, col),
+        label=f"byte 0x{code & 0xFF:02x}",
+        helps=("save the file as UTF-8",),
+    )
+
+
+def _expected_words(expected) -> str:
+    words = sorted({_WORDS.get(name, f"`{name.lower()}`") for name in expected})
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1] if words else "nothing"
+
+
+def _describe(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "the end of the line"
+    if tok.type == "$END":
+        return "the end of the file"
+    text = printable(str(tok))
+    return f"`{text[:40]}{'…' if len(text) > 40 else ''}`"
+
+
+def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        ch = source.line_text(exc.line)[exc.column - 1 : exc.column] or "?"
+        span = Span.point(exc.line, exc.column)
+        if ord(ch) > 127:
+            return error(
+                "E0002",
+                f"character `{printable(ch)}` (U+{ord(ch):04X}) is not allowed here",
+                span,
+                helps=("names are ASCII letters, digits and `_`; other characters may appear in comments",),
+            )
+        return error("E0001", f"unexpected character `{printable(ch)}`", span)
+    expected_names = set(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
+    if joiner.open:
+        expected_names.discard("_NL")  # newlines inside brackets are not tokens
+    expected = _expected_words(expected_names)
+    notes: list[str] = []
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        last = joiner.last
+        span = token_span(last) if last is not None else Span.point(1, 1)
+        return error(
+            "E0001",
+            "unexpected end of file",
+            Span(span.end_line, span.end_col, span.end_line, span.end_col + 1),
+            notes=(f"expected {expected}",),
+            helps=("a closing `}` may be missing",) if "`}`" in expected else (),
+        )
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    span = token_span(tok)
+    # The lexer raises before the token reaches the parser, the parser after: find the token before.
+    prev = joiner.prev if tok is joiner.last else joiner.last
+    if joiner.open and tok.line > joiner.open[-1].line:
+        opener = joiner.open[-1]
+        notes.append(f"the `{opener}` opened at line {opener.line}, column {opener.column} is not closed")
+    if prev is not None and tok.line > prev.line and tok.type != "RBRACE":
+        # the mistake is at the end of the previous line, not at the start of this one
+        ps = token_span(prev)
+        span = Span(ps.end_line, ps.end_col, ps.end_line, ps.end_col + 1)
+        return error("E0001", f"expected {expected} after {_describe(prev)}", span, notes=tuple(notes))
+    return error(
+        "E0001", f"unexpected {_describe(tok)}", span, label=f"expected {expected}", notes=tuple(notes)
+    )
+
+
+def parse(source: Source) -> tuple[Tree | None, list[Diagnostic]]:
+    """Parse a spec. Returns the tree, or None and the (single) syntax diagnostic."""
+    bad = _check_encoding(source)
+    if bad is not None:
+        return None, [bad]
+    lark, joiner = _parser()
+    try:
+        return lark.parse(source.text), []
+    except UnexpectedInput as exc:
+        return None, [_syntax_error(exc, joiner, source)]

@@ -1,0 +1,272 @@
+"""Admissible input sizes: the exact set of values of each symbol for which the network checks.
+
+Constraints come from shapes.py: a size must be at least 1 (or at least a kernel), an assertion
+or a join makes two sizes equal, groups must divide a channel count. Every spatial size is a
+monotone chain f with f(x + P) = f(x) + 1 (see expr.py), so:
+
+- `f >= k` and `f == c` are intervals, found by binary search;
+- `f == g` with the same period is periodic: its residues mod P, read off one period;
+- `f == g` with different periods holds only on a bounded range, enumerated;
+- `f % g == 0` is periodic with period P * g;
+- a product of sizes equal to a constant (flatten into an asserted size) couples symbols: each
+  factor must be a divisor, each divisor value has an interval of preimages.
+
+Nothing is sampled or approximated; an answer is a list of inclusive ranges (and, rarely, a
+congruence when an unbounded set is periodic).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import product
+
+from . import expr as E
+
+MAX_ENUMERATION = 200_000
+MAX_MODULUS = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class IntSet:
+    """Integers in `ranges` (inclusive, hi None = unbounded) whose residue mod `mod` is in `residues`."""
+
+    ranges: tuple[tuple[int, int | None], ...]
+    mod: int = 1
+    residues: frozenset[int] = frozenset({0})
+
+    @staticmethod
+    def at_least(lo: int) -> IntSet:
+        return IntSet(((lo, None),))
+
+    @staticmethod
+    def between(lo: int, hi: int | None) -> IntSet:
+        return IntSet(((lo, hi),)) if hi is None or lo <= hi else EMPTY
+
+    @staticmethod
+    def of_values(values: list[int]) -> IntSet:
+        ranges: list[tuple[int, int | None]] = []
+        for v in sorted(set(values)):
+            if ranges and ranges[-1][1] == v - 1:
+                ranges[-1] = (ranges[-1][0], v)
+            else:
+                ranges.append((v, v))
+        return IntSet(tuple(ranges))
+
+    def contains(self, x: int) -> bool:
+        return x % self.mod in self.residues and any(
+            lo <= x and (hi is None or x <= hi) for lo, hi in self.ranges
+        )
+
+    def intersect(self, other: IntSet) -> IntSet:
+        out: list[tuple[int, int | None]] = []
+        for a_lo, a_hi in self.ranges:
+            for b_lo, b_hi in other.ranges:
+                lo = max(a_lo, b_lo)
+                his = [h for h in (a_hi, b_hi) if h is not None]
+                hi = min(his) if his else None
+                if hi is None or lo <= hi:
+                    out.append((lo, hi))
+        mod = math.lcm(self.mod, other.mod)
+        if mod > MAX_MODULUS:  # never seen in real networks; keep the coarser condition
+            mod, residues = self.mod, self.residues
+        else:
+            residues = frozenset(
+                r for r in range(mod) if r % self.mod in self.residues and r % other.mod in other.residues
+            )
+        return IntSet(tuple(sorted(out)), mod, residues).normalised()
+
+    def normalised(self) -> IntSet:
+        if self.mod == 1 or len(self.residues) == self.mod:
+            return IntSet(self.ranges)
+        if not self.residues:
+            return EMPTY
+        # expand periodic sets over bounded ranges into plain ranges
+        if all(hi is not None for _, hi in self.ranges):
+            total = sum(hi - lo + 1 for lo, hi in self.ranges)  # type: ignore[operator]
+            if total <= MAX_ENUMERATION:
+                return IntSet.of_values(
+                    [x for lo, hi in self.ranges for x in range(lo, hi + 1) if x % self.mod in self.residues]  # type: ignore[operator]
+                )
+        # trim each range to its first and last member
+        trimmed = []
+        for lo, hi in self.ranges:
+            first = next((x for x in range(lo, lo + self.mod) if x % self.mod in self.residues), None)
+            if first is None or (hi is not None and first > hi):
+                continue
+            if hi is not None:
+                last = next(x for x in range(hi, hi - self.mod, -1) if x % self.mod in self.residues)
+                trimmed.append((first, last))
+            else:
+                trimmed.append((first, None))
+        return IntSet(tuple(trimmed), self.mod, self.residues) if trimmed else EMPTY
+
+    @property
+    def empty(self) -> bool:
+        return not self.ranges
+
+    @property
+    def bounded(self) -> bool:
+        return all(hi is not None for _, hi in self.ranges)
+
+    def describe(self) -> str:
+        if self.empty:
+            return "no value"
+        parts = [f"{lo}.." if hi is None else (f"{lo}" if lo == hi else f"{lo}..{hi}") for lo, hi in self.ranges]
+        if len(parts) > 8:
+            parts = parts[:4] + ["…"] + parts[-2:]
+        text = ", ".join(parts)
+        if self.mod > 1:
+            res = ", ".join(str(r) for r in sorted(self.residues))
+            text += f" with value mod {self.mod} in {{{res}}}"
+        return text
+
+    def to_json(self) -> list[list[int | None]]:
+        return [[lo, hi] for lo, hi in self.ranges]
+
+
+EMPTY = IntSet(())
+ALL = IntSet.at_least(1)
+
+
+# ---------------------------------------------------------------------------- one constraint
+
+
+def _first_at_least(f: E.Univariate, k: int, lo: int) -> int | None:
+    """The least x >= lo with f(x) >= k (f is nondecreasing); None if f never reaches k."""
+    if f.at(lo) >= k:
+        return lo
+    period = f.period
+    b_lo, _ = f.bounds()
+    # f(x) >= x/P + b_lo >= k once x >= (k - b_lo) * P
+    hi = max(lo + 1, math.ceil((k - b_lo) * period) + 1)
+    if f.at(hi) < k:  # cannot happen for a true bound; be safe
+        return None
+    while hi - lo > 1:  # invariant: f(lo) < k <= f(hi)
+        mid = (lo + hi) // 2
+        if f.at(mid) >= k:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def at_least(f: E.Size, k: int) -> IntSet | bool:
+    """Values of f's symbol with f >= k (a bool when f is a constant)."""
+    if isinstance(f, int):
+        return f >= k
+    assert isinstance(f, (E.Chain, E.Min)), f
+    x = _first_at_least(f, k, 1)
+    return EMPTY if x is None else IntSet.at_least(x)
+
+
+def equal_to(f: E.Size, c: int) -> IntSet | bool:
+    """Values of f's symbol with f == c."""
+    if isinstance(f, int):
+        return f == c
+    assert isinstance(f, (E.Chain, E.Min)), f
+    a = _first_at_least(f, c, 1)
+    if a is None or f.at(a) != c:
+        return EMPTY
+    b = _first_at_least(f, c + 1, a)
+    return IntSet.between(a, None if b is None else b - 1)
+
+
+def equal(f: E.Size, g: E.Size) -> IntSet | bool | None:
+    """Values of the (single, shared) symbol with f == g; None when that is not univariate."""
+    if isinstance(f, int) and isinstance(g, int):
+        return f == g
+    if isinstance(f, int):
+        return equal_to(g, f)
+    if isinstance(g, int):
+        return equal_to(f, g)
+    if not (isinstance(f, (E.Chain, E.Min)) and isinstance(g, (E.Chain, E.Min)) and f.sym == g.sym):
+        return None
+    pf, pg = f.period, g.period
+    if pf == pg:
+        residues = frozenset(r for r in range(pf) if f.at(r + pf) == g.at(r + pf))
+        return IntSet(((1, None),), pf, residues).normalised() if pf <= MAX_MODULUS else None
+    # different slopes: |f - g| grows, so equality holds on a bounded range only
+    flo, fhi = f.bounds()
+    glo, ghi = g.bounds()
+    slope = abs(Fraction(1, pf) - Fraction(1, pg))
+    limit = math.ceil((max(fhi, ghi) - min(flo, glo)) / slope) + 1
+    if limit > MAX_ENUMERATION:
+        return None
+    return IntSet.of_values([x for x in range(1, limit + 1) if f.at(x) == g.at(x)])
+
+
+def divisible(f: E.Size, g: int) -> IntSet | bool | None:
+    """Values with f % g == 0."""
+    if isinstance(f, int):
+        return f % g == 0
+    if not isinstance(f, (E.Chain, E.Min)):
+        return None
+    mod = f.period * g
+    if mod > MAX_MODULUS:
+        return None
+    residues = frozenset(r for r in range(mod) if f.at(r + mod) % g == 0)
+    return IntSet(((1, None),), mod, residues).normalised()
+
+
+# ---------------------------------------------------------------------------- products
+
+
+def product_equal(p: E.Size, c: int, domains: dict[str, IntSet]) -> dict[str, IntSet] | None:
+    """For prod(factors) == c, the values of each symbol for which some choice of the others works.
+
+    Returns None when the product has a shape this method does not handle.
+    """
+    if isinstance(p, int):
+        return {} if p == c else {"": EMPTY}
+    if isinstance(p, (E.Chain, E.Min)):
+        r = equal_to(p, c)
+        return {p.sym: r if isinstance(r, IntSet) else (ALL if r else EMPTY)}
+    if not isinstance(p, E.Prod) or not all(isinstance(f, (E.Chain, E.Min)) for f in p.factors):
+        return None
+    if c % p.coef:
+        return {f.sym: EMPTY for f in p.factors}  # type: ignore[union-attr]
+    target = c // p.coef
+    by_sym: dict[str, list[E.Univariate]] = {}
+    for f in p.factors:
+        by_sym.setdefault(f.sym, []).append(f)  # type: ignore[union-attr]
+    divisors = [d for d in range(1, math.isqrt(target) + 1) if target % d == 0]
+    divisors = sorted(set(divisors + [target // d for d in divisors]))
+    # for each symbol, the values its own factors take (each factor a divisor), and where
+    options: dict[str, dict[int, list[int]]] = {}
+    for sym, factors in by_sym.items():
+        values: dict[int, list[int]] = {}
+        domain = domains.get(sym, ALL)
+        # x ranges where every factor is at most target: enumerate the divisor preimages
+        candidates: set[int] = set()
+        for f in factors:
+            for d in divisors:
+                r = equal_to(f, d)
+                if isinstance(r, IntSet):
+                    for lo, hi in r.ranges:
+                        if hi is None or hi - lo > MAX_ENUMERATION:
+                            return None
+                        candidates.update(range(lo, hi + 1))
+        for x in sorted(candidates):
+            if not domain.contains(x):
+                continue
+            v = 1
+            for f in factors:
+                v *= f.at(x)
+            if v >= 1 and target % v == 0:
+                values.setdefault(v, []).append(x)
+        options[sym] = values
+    syms = list(options)
+    feasible: dict[str, set[int]] = {s: set() for s in syms}
+    for combo in product(*(options[s].keys() for s in syms)):
+        if math.prod(combo) == target:
+            for s, v in zip(syms, combo):
+                feasible[s].update(options[s][v])
+    return {s: IntSet.of_values(sorted(xs)) if xs else EMPTY for s, xs in feasible.items()}
+
+
+@dataclass
+class Solution:
+    sets: dict[str, IntSet] = field(default_factory=dict)
+    coupled: list[tuple[str, ...]] = field(default_factory=list)

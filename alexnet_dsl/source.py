@@ -1,0 +1,49 @@
+"""Source text and positions: the only position types used past parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file: 1-based lines and columns, end exclusive."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @staticmethod
+    def point(line: int, col: int) -> Span:
+        return Span(line, col, line, col + 1)
+
+    def join(self, other: Span) -> Span:
+        """The smallest span covering both."""
+        start = min((self.line, self.col), (other.line, other.col))
+        end = max((self.end_line, self.end_col), (other.end_line, other.end_col))
+        return Span(start[0], start[1], end[0], end[1])
+
+
+@dataclass(frozen=True)
+class Source:
+    """A spec's text and the name it is shown under (a path, or `<string>`)."""
+
+    path: str
+    text: str
+
+    @staticmethod
+    def from_file(path: str | Path) -> Source:
+        """Read a spec file. Invalid UTF-8 is kept (as U+FFFD) and reported by the parser."""
+        data = Path(path).read_bytes()
+        return Source(str(path), data.decode("utf-8", errors="surrogateescape"))
+
+    def line_text(self, line: int) -> str:
+        lines = self.lines
+        return lines[line - 1] if 1 <= line <= len(lines) else ""
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
