@@ -150,7 +150,8 @@ def _window(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, kernel, stride, 
                 f"{_DIM_NAMES[i]}: ({size}{pad} - {eff}) / {s} + 1 = {_decimal(exact)}{rounded}"
             )
             dropped = (size + 2 * p - eff) % s - p
-            if not ceil and dropped > 0:
+            # with a window narrower than its stride, rows are skipped by design: not a surprise
+            if not ceil and dropped > 0 and eff >= s:
                 drops.append((i, dropped, info.notes[-1], _exact_sizes(size, p, eff, s, o)))
         out.append(o)
     if drops:
@@ -249,7 +250,8 @@ def adaptive_rule(ctx: _Ctx, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     if not _need_rank(ctx, layer, shape, src, (4,), "[N, C, H, W]"):
         return None
     h, w = shape[2], shape[3]
-    if isinstance(h, int) and isinstance(w, int) and (h, w) != op.output:
+    # global pooling (1x1) is meant to average; any other size is a no-op only at one input
+    if isinstance(h, int) and isinstance(w, int) and (h, w) != op.output and op.output != (1, 1):
         overlap = h % op.output[0] or w % op.output[1]
         ctx.warn(
             "W0402",
