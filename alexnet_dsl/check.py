@@ -287,19 +287,23 @@ def _with_global_help(net: ir.Network, diags: list[Diagnostic]) -> list[Diagnost
     if len(dims) != 4 or not all(isinstance(d, int) for d in dims[2:]):
         return diags
     taken = set(net.symbols) | {d for d in dims if isinstance(d, str)}
-    names = [n for n in ("H", "W", "height", "width", "H_", "W_") if n not in taken][:2]
-    symbolic = replace(net, input_dims=(dims[0], dims[1], names[0], names[1]))
+    names = [n for n in ("H", "W", "S", "height", "width", "H_", "W_") if n not in taken]
+    square = dims[2] == dims[3]
+    h_name, w_name = (names[2], names[2]) if square else (names[0], names[1])
+    symbolic = replace(net, input_dims=(dims[0], dims[1], h_name, w_name))
     result = infer(symbolic)
     if any(d.is_error for d in result.diagnostics):
         return diags
     sets, solve_diags = solve(symbolic, result.constraints)
-    if any(d.is_error for d in solve_diags):
+    if solve_diags:  # coupled or undecided: a per-dimension answer would mislead
         return diags
-    h, w = sets.get(names[0]), sets.get(names[1])
-    if h is None or w is None or (h.contains(dims[2]) and w.contains(dims[3])):  # type: ignore[arg-type]
+    h, w = sets.get(h_name), sets.get(w_name)
+    if h is None or w is None or h.empty or (h.contains(dims[2]) and w.contains(dims[3])):  # type: ignore[arg-type]
         return diags
-    text = (f"the whole network checks for input sizes {h.describe()} (height) and {w.describe()} (width)"
-            if h != w else f"the whole network checks for input sizes {h.describe()} (height and width)")
+    if square:
+        text = f"the whole network checks for square inputs of {h.describe()}"
+    else:
+        text = f"the whole network checks for input heights {h.describe()} and widths {w.describe()}"
     out = []
     added = False
     for d in diags:

@@ -82,9 +82,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         color = _use_color(sys.stderr, args.color)
         for a in analyses:
-            _print_diagnostics(a, color)
             if not args.quiet:
                 sys.stdout.write(listing_text(a))
+                sys.stdout.flush()
+            _print_diagnostics(a, color)
             sys.stderr.write(_verdict(a) + "\n")
     return EXIT_OK if all(a.ok for a in analyses) else EXIT_ERRORS
 

@@ -225,13 +225,12 @@ class _Lowerer:
         if input_name in RESERVED:
             self.err("E0204", f"`{input_name}` cannot name the input", token_span(input_tok))
         dims, dim_spans = self.shape(in_shape, where="input")
-        if dims is not None:
-            self.check_input(dims, dim_spans, meta_span(in_shape.meta))
+        if dims is not None and not self.check_input(dims, dim_spans, meta_span(in_shape.meta)):
+            dims = None  # shapes cannot be checked against a broken input
         output = None
         if out_shape is not None:
             out_dims, out_spans = self.shape(out_shape, where="output")
-            if out_dims is not None and dims is not None:
-                self.check_declared(out_dims, out_spans, dims, "output")
+            if out_dims is not None and dims is not None and self.check_declared(out_dims, out_spans, dims, "output"):
                 output = ir.Assertion(out_dims, meta_span(out_shape.meta), out_spans)
         scope = self.new_scope("", {}, ())
         scope.names[input_name] = token_span(input_tok)
@@ -252,7 +251,8 @@ class _Lowerer:
         )
         return net
 
-    def check_input(self, dims, spans, span: Span) -> None:
+    def check_input(self, dims, spans, span: Span) -> bool:
+        before = len(self.diags)
         if len(dims) not in (2, 4):
             self.err(
                 "E0306",
@@ -264,8 +264,10 @@ class _Lowerer:
                 self.err("E0309", "the input shape cannot contain `_`; give a size or a symbol", s)
             elif isinstance(d, int) and d < 1:
                 self.err("E0309", f"input dimensions must be at least 1, got {d}", s)
+        return len(self.diags) == before
 
-    def check_declared(self, dims, spans, input_dims, what: str) -> None:
+    def check_declared(self, dims, spans, input_dims, what: str) -> bool:
+        before = len(self.diags)
         symbols = {d for d in input_dims if isinstance(d, str)}
         for d, s in zip(dims, spans):
             if isinstance(d, str) and d not in symbols:
@@ -278,6 +280,7 @@ class _Lowerer:
                 )
             elif isinstance(d, int) and d < 1:
                 self.err("E0309", f"dimensions must be at least 1, got {d}", s)
+        return len(self.diags) == before
 
     def shape(self, tree: Tree, where: str) -> tuple[tuple[ir.Dim, ...] | None, tuple[Span, ...]]:
         dims: list[ir.Dim] = []
@@ -449,6 +452,7 @@ class _Lowerer:
         given: dict[str, Val] = {}
         spans: list[tuple[str, Span]] = []
         ok = True
+        unknown = False  # a misspelt argument: do not also report the one it was meant to be
         positional = 0
         for a in args:
             if a.data == "positional":
@@ -481,6 +485,7 @@ class _Lowerer:
                     self.err("E0102", f"`{op}` has no argument `{key}`", token_span(key_tok),
                              notes=(f"`{op}` takes: {known}",), helps=helps)
                     ok = False
+                    unknown = True
                     continue
                 if val is None:
                     ok = False
@@ -503,7 +508,7 @@ class _Lowerer:
                     continue
                 values[key] = converted
                 texts.append((key, val.text))
-            elif param.default is REQUIRED and (op, key) not in OPTIONAL_NONE:
+            elif param.default is REQUIRED and (op, key) not in OPTIONAL_NONE and not unknown:
                 example = {"kernel": "kernel=3", "filters": "64", "size": "size=5", "features": "10",
                            "output": "6"}.get(key, f"{key}=...")
                 self.err("E0103", f"`{op}` needs `{key}`", token_span(op_tok),
@@ -623,6 +628,11 @@ class _Lowerer:
             return ir.Flatten()
         if op == "linear":
             return ir.Linear(v["features"], v["bias"])
+        if op == "add":
+            return ir.Add()
+        if op == "concat":
+            return ir.Concat()
+        assert op in ("relu", "tanh", "sigmoid", "softmax"), op
         return ir.Activation(op)
 
     # -- blocks

@@ -56,6 +56,7 @@ class _LineJoiner(PostLex):
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         # No look-ahead here: the contextual lexer lexes each token in the parser's current state.
         self.last, self.prev, self.open = None, None, []
+        self.last_real: Token | None = None
         for tok in stream:
             if tok.type == "_NL":
                 if self.open or (self.last is not None and self.last.type == "_NL"):
@@ -67,6 +68,8 @@ class _LineJoiner(PostLex):
             elif tok.type in ("LBRACE", "RBRACE"):
                 self.open = []  # a brace ends any unclosed bracket: keep errors local
             self.prev, self.last = self.last, tok
+            if tok.type != "_NL":
+                self.last_real = tok
             yield tok
 
 
@@ -151,8 +154,8 @@ def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> 
     expected = _expected_words(expected_names)
     notes: list[str] = []
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        last = joiner.last
-        span = token_span(last) if last is not None else Span.point(1, 1)
+        last = joiner.last_real
+        span = token_span(last) if last is not None else Span.point(1, 0)
         return error(
             "E0001",
             "unexpected end of file",

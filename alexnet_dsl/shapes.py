@@ -111,6 +111,7 @@ def _window(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, kernel, stride, 
     """Output height and width of a convolution or pooling window; None if it does not fit."""
     out: list[E.Size] = []
     drops: list[tuple[int, int, str, str]] = []
+    too_big: list[tuple[int, int, E.Size, str]] = []
     ok = True
     for i in range(2):
         size = shape[2 + i]
@@ -120,15 +121,7 @@ def _window(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, kernel, stride, 
         if isinstance(padded, int) and padded < eff:
             k_text = f"{eff} (dilation {d} * ({k} - 1) + 1)" if d > 1 else f"{k}"
             pad_text = f" + 2*{p} padding = {padded}" if p else ""
-            ctx.err(
-                "E0305",
-                layer,
-                f"the {_DIM_NAMES[i]} of `{layer.display_name}`'s window ({eff}) is larger than its "
-                f"padded input ({padded})",
-                layer.arg_span("kernel"),
-                notes=(f"{ctx.origin(src, shape)}: {_DIM_NAMES[i]} {size}{pad_text}, kernel {k_text}",),
-                helps=(f"use a kernel of at most {padded}, more padding, or a larger input",),
-            )
+            too_big.append((i, eff, padded, f"{_DIM_NAMES[i]} {size}{pad_text}, kernel {k_text}"))
             ok = False
             continue
         if ceil:
@@ -154,6 +147,18 @@ def _window(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, kernel, stride, 
             if not ceil and dropped > 0 and eff >= s:
                 drops.append((i, dropped, info.notes[-1], _exact_sizes(size, p, eff, s, o)))
         out.append(o)
+    if too_big:
+        what = " and ".join(_DIM_NAMES[i] for i, *_ in too_big)
+        sizes = " x ".join(str(e) for _, e, _, _ in too_big)
+        padded_sizes = " x ".join(str(p) for _, _, p, _ in too_big)
+        ctx.err(
+            "E0305",
+            layer,
+            f"`{layer.display_name}`'s window ({what} {sizes}) is larger than its padded input ({padded_sizes})",
+            layer.arg_span("kernel"),
+            notes=(ctx.origin(src, shape), *(text for *_, text in too_big)),
+            helps=(f"use a kernel of at most {padded_sizes}, more padding, or a larger input",),
+        )
     if drops:
         words = [f"{n} {('row', 'column')[i]}{'s' if n > 1 else ''}" for i, n, _, _ in drops]
         helps = [h for *_, h in drops]
@@ -290,6 +295,9 @@ def flatten_rule(ctx: _Ctx, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     features: E.Size = 1
     for d in shape[1:]:
         features = E.times(features, d)
+    if len(shape) > 2 and isinstance(features, int):
+        info.notes.append(f"features: {' x '.join(E.show(d) for d in shape[1:])} = {features} "
+                          f"(from {ctx.origin(srcs[0], shape)})")
     return (shape[0], features)
 
 
@@ -545,6 +553,8 @@ def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
 
 
 def _unused(ctx: _Ctx, net: ir.Network) -> None:
+    if any(len(layer.inputs) == 0 for layer in net.layers):
+        return  # a reference could not be resolved: what is used is not known
     used = {name for layer in net.layers for name in layer.inputs}
     for layer in net.layers[:-1]:
         if layer.name not in used and not layer.instance:
