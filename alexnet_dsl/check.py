@@ -203,8 +203,8 @@ def _sym(c: Constraint) -> str:
 
 def _one(c: Constraint) -> IntSet | bool | None:
     syms = E.symbols(c.lhs) | (E.symbols(c.rhs) if not isinstance(c.rhs, int) else set())
-    if len(syms) != 1:
-        return None
+    if len(syms) != 1 or isinstance(c.lhs, (E.Sum, E.Prod)) or isinstance(c.rhs, (E.Sum, E.Prod)):
+        return None  # products and sums go to the coupled solver
     if c.kind == "ge":
         assert isinstance(c.rhs, int)
         return at_least(c.lhs, c.rhs)
