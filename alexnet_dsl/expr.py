@@ -235,7 +235,8 @@ def times(a: Size, b: Size) -> Size:
     return Prod(fa + fb, ca * cb)
 
 
-def minimum(*chains: Chain) -> Size:
+def minimum(*parts: Chain | Min) -> Size:
+    chains = [c for p in parts for c in (p.chains if isinstance(p, Min) else (p,))]
     unique = tuple(dict.fromkeys(chains))
     return unique[0] if len(unique) == 1 else Min(unique)
 

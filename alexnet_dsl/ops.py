@@ -50,7 +50,7 @@ def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
     C = x.shape[1]
     lo = min(size // 2, C - 1)  # channels summed below c
     hi = min((size - 1) // 2, C - 1)  # and above
-    if _needs_grad(x):
+    if _needs_grad(x) or torch.compiler.is_compiling():
         sq = x * x
         pad = [0, 0] * (x.dim() - 2) + [lo, hi]
         padded = F.pad(sq, pad)

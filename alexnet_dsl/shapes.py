@@ -118,12 +118,6 @@ def _window(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, kernel, stride, 
         k, s, p, d = kernel[i], stride[i], padding[i], dilation[i]
         eff = d * (k - 1) + 1
         padded = E.add(size, 2 * p)
-        if isinstance(padded, int) and padded < eff:
-            k_text = f"{eff} (dilation {d} * ({k} - 1) + 1)" if d > 1 else f"{k}"
-            pad_text = f" + 2*{p} padding = {padded}" if p else ""
-            too_big.append((i, eff, padded, f"{_DIM_NAMES[i]} {size}{pad_text}, kernel {k_text}"))
-            ok = False
-            continue
         if ceil:
             # PyTorch: out = ceil((in + 2p - eff) / s) + 1, minus one if the last window starts in
             # the right padding; that is min(ceil((in + 2p - eff + s) / s), ceil((in + p) / s)).
@@ -132,6 +126,14 @@ def _window(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, kernel, stride, 
             o = min(a, b) if isinstance(a, int) and isinstance(b, int) else E.minimum(a, b)  # type: ignore[arg-type]
         else:
             o = E.step(size, 2 * p - eff + s, s)
+        # In floor mode the output is empty exactly when the window is larger than the padded input;
+        # in ceil mode PyTorch lets a window hang over the edge as long as one output remains.
+        if isinstance(o, int) and o < 1:
+            k_text = f"{eff} (dilation {d} * ({k} - 1) + 1)" if d > 1 else f"{k}"
+            pad_text = f" + 2*{p} padding = {padded}" if p else ""
+            too_big.append((i, eff, padded, f"{_DIM_NAMES[i]} {size}{pad_text}, kernel {k_text}"))
+            ok = False
+            continue
         if not isinstance(o, int):
             ctx.require("ge", o, 1, layer, layer.op_span,
                         f"the {_DIM_NAMES[i]} of `{layer.display_name}`'s window must fit its padded input")

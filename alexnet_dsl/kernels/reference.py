@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+REFERENCE_DTYPES = (*SUPPORTED_DTYPES, torch.float64)  # float64 for gradcheck and high-precision oracles
 
 IntPair = tuple[int, int]
 
@@ -126,6 +127,7 @@ def check_conv_args(
     dilation: int | IntPair,
     groups: int,
     lrn: LRNParams | None,
+    dtypes: tuple[torch.dtype, ...] = SUPPORTED_DTYPES,
 ) -> ConvGeometry:
     """Validate a fused conv call and return its geometry; bad arguments raise TypeError/ValueError."""
     for name, t in (("x", x), ("weight", weight), ("bias", bias)):
@@ -133,8 +135,9 @@ def check_conv_args(
             continue
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"`{name}` must be a torch.Tensor, got {type(t).__name__}")
-        if t.dtype not in SUPPORTED_DTYPES:
-            raise TypeError(f"`{name}` has dtype {t.dtype}; supported: float32, float16, bfloat16")
+        if t.dtype not in dtypes:
+            names = ", ".join(str(d).removeprefix("torch.") for d in dtypes)
+            raise TypeError(f"`{name}` has dtype {t.dtype}; supported: {names}")
     if x.dim() != 4:
         raise ValueError(f"`x` must be 4-D (N, C, H, W), got shape {tuple(x.shape)}")
     if weight.dim() != 4:
@@ -216,7 +219,7 @@ def fused_conv2d_reference(
     ``allow_tf32`` sets cuDNN's TF32 switch for this call (None keeps ``torch.backends.cudnn.allow_tf32``); it only
     matters for float32 CUDA tensors.
     """
-    check_conv_args(x, weight, bias, stride, padding, dilation, groups, lrn)
+    check_conv_args(x, weight, bias, stride, padding, dilation, groups, lrn, REFERENCE_DTYPES)
     conv_args = dict(
         stride=as_pair(stride, "stride", minimum=1),
         padding=as_pair(padding, "padding", minimum=0),

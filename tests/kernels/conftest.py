@@ -20,7 +20,6 @@ settings.register_profile(
     "kernels",
     max_examples=20,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 

@@ -1,0 +1,332 @@
+"""`fused_conv2d` in the Triton interpreter against `fused_conv2d_reference` (eager PyTorch).
+
+Outputs are NaN-poisoned before every launch (conftest), so an element the kernel does not write fails. LRN test
+data is scaled so that LRN changes the output a lot, and each LRN case asserts that a wrong window (size +- 1, or a
+window that stops at the group boundary) would have been caught at the tolerance used.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from alexnet_dsl.kernels import LRNParams, fused_conv2d, fused_conv2d_reference, lrn_reference
+from alexnet_dsl.kernels.fused import resolve_tf32
+
+KERNELS = settings.get_profile("kernels")
+RTOL_FP32 = 1e-5
+
+
+@dataclass(frozen=True)
+class Case:
+    batch: int
+    group_in_c: int
+    group_out_c: int
+    groups: int
+    size: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    bias: bool
+    relu: bool
+    lrn: LRNParams | None
+    scale: float  # input scale: ~100 makes LRN with alpha=1e-4 matter
+
+    def tensors(self, dtype: torch.dtype = torch.float32, seed: int = 0):  # noqa: ANN201
+        gen = torch.Generator().manual_seed(seed)
+        in_c, out_c = self.group_in_c * self.groups, self.group_out_c * self.groups
+        x = torch.randn(self.batch, in_c, *self.size, generator=gen) * self.scale
+        w = torch.randn(out_c, self.group_in_c, *self.kernel, generator=gen)
+        b = torch.randn(out_c, generator=gen) * self.scale if self.bias else None
+        return x.to(dtype), w.to(dtype), None if b is None else b.to(dtype)
+
+    def kwargs(self) -> dict:
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            relu=self.relu,
+            lrn=self.lrn,
+        )
+
+
+def assert_matches(out: torch.Tensor, ref: torch.Tensor, rtol: float) -> None:
+    """Elementwise |out - ref| <= rtol * (|ref| + max |ref|); NaN (unwritten) always fails."""
+    assert out.shape == ref.shape and out.dtype == ref.dtype
+    torch.testing.assert_close(out, ref, rtol=rtol, atol=rtol * max(float(ref.abs().max()), 1e-30))
+
+
+def windows_differ(channels: int, size_a: int, size_b: int) -> bool:
+    """Whether two LRN sizes sum different channel sets for some channel of a `channels`-wide layer."""
+
+    def window(c: int, size: int) -> tuple[int, int]:
+        return max(0, c - size // 2), min(channels - 1, c + (size - 1) // 2)
+
+    return any(window(c, size_a) != window(c, size_b) for c in range(channels))
+
+
+def undetected_wrong_lrns(case: Case, pre_lrn: torch.Tensor, ref: torch.Tensor, rtol: float) -> list[str]:
+    """Wrong LRNs a kernel could compute that `assert_matches` would *not* catch on this data (want: none)."""
+    lrn = case.lrn
+    assert lrn is not None
+    channels = pre_lrn.shape[1]
+    wrong = {"LRN as the constant k**-beta": pre_lrn / lrn.k**lrn.beta}
+    for size in (lrn.size - 1, lrn.size + 1):
+        if size >= 1 and windows_differ(channels, size, lrn.size):
+            wrong[f"window of size {size}"] = lrn_reference(pre_lrn, size, lrn.alpha, lrn.beta, lrn.k)
+    tolerance = 20 * rtol * float(ref.abs().max())
+    return [name for name, value in wrong.items() if float((value - ref).abs().max()) <= tolerance]
+
+
+def run_case(
+    case: Case, dtype: torch.dtype = torch.float32, rtol: float = RTOL_FP32, *, strict: bool = True, **extra: object
+) -> torch.Tensor:
+    """Compare one case with the reference. With LRN, the data must also be strong enough that a wrong window
+    would have failed: asserted when `strict`, else (random cases) the example is discarded."""
+    x, w, b = case.tensors(dtype)
+    x32, w32, b32 = x.float(), w.float(), None if b is None else b.float()
+    if case.lrn is not None:
+        pre_lrn = fused_conv2d_reference(x32, w32, b32, **{**case.kwargs(), "lrn": None})
+        ref = lrn_reference(pre_lrn, case.lrn.size, case.lrn.alpha, case.lrn.beta, case.lrn.k)
+        weak = undetected_wrong_lrns(case, pre_lrn, ref, rtol)
+        if strict:
+            assert not weak, f"test data too weak, these would pass: {weak}"
+        else:
+            assume(not weak)
+    else:
+        ref = fused_conv2d_reference(x32, w32, b32, **case.kwargs())
+    out = fused_conv2d(x, w, b, **case.kwargs(), **extra)
+    assert_matches(out, ref.to(dtype), rtol)
+    return out
+
+
+# ---- AlexNet's two LRN layers, shrunk in space -----------------------------------------------------------------
+
+PAPER_LRN = LRNParams(size=5, alpha=1e-4, beta=0.75, k=2.0)
+
+CONV1 = Case(1, 3, 96, 1, (35, 35), (11, 11), (4, 4), (0, 0), (1, 1), True, True, PAPER_LRN, scale=100.0)
+CONV2 = Case(1, 48, 128, 2, (7, 7), (5, 5), (1, 1), (2, 2), (1, 1), True, True, PAPER_LRN, scale=100.0)
+
+
+def test_alexnet_conv1_relu_lrn() -> None:
+    run_case(CONV1)
+
+
+def test_alexnet_conv2_relu_lrn_window_crosses_the_group_boundary() -> None:
+    out = run_case(CONV2)
+    # Trap 1: LRN applied within each group separately differs at channels 126..129, where the window crosses.
+    x, w, b = CONV2.tensors()
+    pre = fused_conv2d_reference(x, w, b, **{**CONV2.kwargs(), "lrn": None})
+    per_group = torch.cat([lrn_reference(half, 5, 1e-4, 0.75, 2.0) for half in pre.split(128, dim=1)], dim=1)
+    full = lrn_reference(pre, 5, 1e-4, 0.75, 2.0)
+    crossing = [126, 127, 128, 129]
+    gap = (per_group - full)[:, crossing].abs().max()
+    assert gap > 100 * RTOL_FP32 * full.abs().max(), "per-group LRN should be visibly wrong at 126..129"
+    assert_matches(out[:, crossing], full[:, crossing], RTOL_FP32)
+
+
+# ---- properties over the whole parameter space -------------------------------------------------------------------
+
+
+@st.composite
+def cases(draw: st.DrawFn, lrn: bool | None = None) -> Case:
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    # Smallest input giving one output pixel, plus up to 7 more rows / columns.
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 7)) for d, k, p in zip(dilation, kernel, padding))
+    use_lrn = draw(st.booleans()) if lrn is None else lrn
+    lrn_params = None
+    scale = 1.0
+    if use_lrn:
+        lrn_size = draw(st.integers(1, 6))
+        # alpha = 1 makes LRN dominate at unit scale; the paper's 1e-4 needs inputs of ~100 to matter.
+        paper_alpha = draw(st.booleans())
+        alpha, scale = (1e-4, 100.0) if paper_alpha else (1.0, 1.0)
+        lrn_params = LRNParams(lrn_size, alpha, draw(st.sampled_from([0.5, 0.75, 1.0])), draw(st.sampled_from([1.0, 2.0])))
+    group_out_c = draw(st.integers(1, 7))
+    if use_lrn and groups * group_out_c == 1:
+        group_out_c = 2  # with one channel every window is the same: nothing to test
+    return Case(
+        batch=draw(st.integers(1, 3)),
+        group_in_c=draw(st.integers(1, 5)),
+        group_out_c=group_out_c,
+        groups=groups,
+        size=size,  # type: ignore[arg-type]
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        bias=draw(st.booleans()),
+        relu=draw(st.booleans()),
+        lrn=lrn_params,
+        scale=scale,
+    )
+
+
+@KERNELS
+@given(cases(lrn=False))
+def test_conv_matches_reference(case: Case) -> None:
+    run_case(case)
+
+
+@KERNELS
+@given(cases(lrn=True))
+def test_conv_lrn_matches_reference(case: Case) -> None:
+    run_case(case, strict=False)
+
+
+@settings(KERNELS, max_examples=8)
+@given(case=cases(lrn=True), group_out_c=st.sampled_from([2, 3, 5]), lrn_size=st.integers(2, 6))
+def test_lrn_windows_spanning_several_groups(case: Case, group_out_c: int, lrn_size: int) -> None:
+    """Narrow groups (2..5 channels) with windows up to 6 wide: windows reach over one group into the next."""
+    lrn = LRNParams(lrn_size, 1.0, 0.75, 1.0)
+    run_case(Case(**{**case.__dict__, "groups": 3, "group_out_c": group_out_c, "lrn": lrn, "scale": 1.0}), strict=False)
+
+
+def test_many_row_tiles_and_k_steps() -> None:
+    """More rows than one BLOCK_M (512) and a reduction longer than one BLOCK_K (256): the tile loops run."""
+    case = Case(2, 40, 20, 1, (17, 17), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0)
+    assert case.batch * 17 * 17 > 512 and 40 * 9 > 256
+    run_case(case)
+
+
+def test_without_relu_negative_values_reach_lrn() -> None:
+    case = Case(2, 3, 6, 1, (6, 6), (3, 3), (1, 1), (1, 1), (1, 1), True, False, LRNParams(4, 1.0, 0.75, 1.0), 1.0)
+    out = run_case(case)
+    assert (out < 0).any()
+
+
+def test_strided_input_views() -> None:
+    """Non-contiguous inputs (a channels-last copy and a sliced view) are read through their strides."""
+    case = Case(2, 4, 6, 2, (9, 9), (3, 3), (2, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0)
+    x, w, b = case.tensors()
+    ref = fused_conv2d_reference(x, w, b, **case.kwargs())
+    assert_matches(fused_conv2d(x.to(memory_format=torch.channels_last), w, b, **case.kwargs()), ref, RTOL_FP32)
+    wide = torch.zeros(2, 16, 9, 12)
+    wide[:, ::2, :, 1:10] = x
+    assert_matches(fused_conv2d(wide[:, ::2, :, 1:10], w.permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2), b,
+                                **case.kwargs()), ref, RTOL_FP32)  # fmt: skip
+
+
+# ---- dtypes and TF32 ----------------------------------------------------------------------------------------------
+
+LOW_PRECISION_CASE = Case(2, 5, 12, 2, (8, 8), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(5, 1.0, 0.75, 1.0), 1.0)
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(torch.float16, 2e-3), (torch.bfloat16, 1.6e-2)])
+def test_16_bit_inputs(dtype: torch.dtype, rtol: float) -> None:
+    """fp16 runs `tl.dot` on fp16 in the interpreter; bf16 is upcast there (numpy has no bf16 matmul)."""
+    out = run_case(LOW_PRECISION_CASE, dtype=dtype, rtol=rtol)
+    assert out.dtype == dtype
+
+
+def test_tf32_request_runs_and_is_exact_in_the_interpreter() -> None:
+    # The interpreter multiplies in fp32 whatever the precision; on a GPU this is the TF32 variant (see test_aot).
+    run_case(LOW_PRECISION_CASE, allow_tf32=True)
+
+
+def test_tf32_follows_cudnn_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    assert resolve_tf32(torch.float32, None) is True
+    assert resolve_tf32(torch.float32, False) is False
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    assert resolve_tf32(torch.float32, None) is False
+    assert resolve_tf32(torch.float32, True) is True
+    assert resolve_tf32(torch.bfloat16, True) is False
+
+
+# ---- gradients ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_gradients_equal_the_reference(with_bias: bool) -> None:
+    case = Case(2, 3, 4, 2, (7, 7), (3, 3), (1, 2), (1, 1), (1, 1), with_bias, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0)
+    x, w, b = case.tensors()
+    inputs = [t.requires_grad_() for t in (x, w, b) if t is not None]
+    grad_out = torch.randn(fused_conv2d_reference(x, w, b, **case.kwargs()).shape)
+
+    ours = torch.autograd.grad(fused_conv2d(x, w, b, **case.kwargs()), inputs, grad_out)
+    theirs = torch.autograd.grad(fused_conv2d_reference(x, w, b, **case.kwargs()), inputs, grad_out)
+    for mine, ref in zip(ours, theirs):
+        assert_matches(mine, ref, 1e-6)
+
+
+def test_gradient_only_for_inputs_that_need_it() -> None:
+    case = Case(1, 2, 3, 1, (5, 5), (3, 3), (1, 1), (0, 0), (1, 1), True, True, LRNParams(2, 1.0, 0.75, 1.0), 1.0)
+    x, w, b = case.tensors()
+    x.requires_grad_()
+    out = fused_conv2d(x, w, b, **case.kwargs())
+    (gx,) = torch.autograd.grad(out.sum(), [x])
+    x_ref = x.detach().requires_grad_()
+    (gx_ref,) = torch.autograd.grad(fused_conv2d_reference(x_ref, w, b, **case.kwargs()).sum(), [x_ref])
+    assert_matches(gx, gx_ref, 1e-6)
+    assert w.grad is None and b.grad is None
+
+
+def test_reference_gradient_float64_gradcheck() -> None:
+    """The backward is the reference under autograd; check that composite numerically in float64."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 4, 5, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(4, 2, 3, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, generator=gen, requires_grad=True)
+    lrn = LRNParams(3, 1.0, 0.75, 1.0)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: fused_conv2d_reference(x, w, b, padding=1, groups=2, relu=False, lrn=lrn), (x, w, b)
+    )
+
+
+# ---- the device rule: no silent fallback -------------------------------------------------------------------------
+
+
+def test_cpu_tensors_without_interpreter_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    x, w, b = LOW_PRECISION_CASE.tensors()
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        fused_conv2d(x, w, b, **LOW_PRECISION_CASE.kwargs())
+
+
+def test_triton_available_reports_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alexnet_dsl.kernels import triton_available
+
+    ok, reason = triton_available("cpu")
+    assert ok and "interpreter" in reason
+    monkeypatch.delenv("TRITON_INTERPRET")
+    ok, reason = triton_available("cpu")
+    assert not ok and "TRITON_INTERPRET" in reason
+
+
+def test_interpreter_switch_works_after_triton_was_imported_without_it() -> None:
+    """A fresh process imports triton and the kernels first, then turns the interpreter on: it still runs."""
+    script = textwrap.dedent(
+        """
+        import os
+        import torch, triton, triton.language
+        from alexnet_dsl.kernels import LRNParams, fused_conv2d, fused_conv2d_reference
+        from alexnet_dsl.kernels import conv_lrn
+        assert not os.environ.get("TRITON_INTERPRET")
+        os.environ["TRITON_INTERPRET"] = "1"
+        x, w, b = torch.randn(1, 4, 6, 6), torch.randn(6, 2, 3, 3), torch.randn(6)
+        lrn = LRNParams(3, 1.0, 0.75, 1.0)
+        out = fused_conv2d(x, w, b, groups=2, padding=1, lrn=lrn)
+        ref = fused_conv2d_reference(x, w, b, groups=2, padding=1, lrn=lrn)
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+        print("ok")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")

@@ -1,0 +1,200 @@
+"""alexnet_dsl.ops against torch as the oracle.
+
+LRN oracle: the paper's LRN is `F.local_response_norm(x, size, alpha * size, beta, k)` (PyTorch averages a zero-padded
+window of `size` channels, so it divides alpha by size; the window [c - size//2, c + (size-1)//2] is the same).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alexnet_dsl import ops
+
+# (alpha, k, scale of the data): the paper's constants on pixel-scale activations, and alpha = 1 on unit data.
+# Both make the data-dependent term alpha * S_c comparable to k, so a wrong window changes the output.
+REGIMES = [(1e-4, 2.0, 100.0), (1.0, 1.0, 1.0)]
+
+
+def oracle(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+    """The paper's LRN through PyTorch (which needs at least 3 dims, so 2-D input gets a trailing 1)."""
+    if x.dim() == 2:
+        return F.local_response_norm(x.unsqueeze(-1), size, alpha * size, beta, k).squeeze(-1)
+    return F.local_response_norm(x, size, alpha * size, beta, k)
+
+
+def naive_lrn(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+    """The formula written out channel by channel, independent of both torch's and our implementation."""
+    C = x.shape[1]
+    out = torch.empty_like(x)
+    for c in range(C):
+        lo, hi = max(0, c - size // 2), min(C - 1, c + (size - 1) // 2)
+        s = (x[:, lo : hi + 1] ** 2).sum(1)
+        out[:, c] = x[:, c] / (k + alpha * s) ** beta
+    return out
+
+
+def assert_lrn_matters(x: torch.Tensor, want: torch.Tensor, beta: float, k: float) -> None:
+    """Guard against vacuous tests: the output must be far from the constant scale x / k**beta."""
+    far = (want - x / k**beta).abs().max() / want.abs().max()
+    assert far > 0.05, f"LRN hardly changes this data (relative effect {far:.1e}); the test would not see a bug"
+
+
+@pytest.mark.parametrize("size", range(1, 8))
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 7, 16])
+@pytest.mark.parametrize("alpha,k,scale", REGIMES)
+@pytest.mark.parametrize("grad", [False, True], ids=["fast", "autograd"])
+def test_lrn_matches_torch(size: int, channels: int, alpha: float, k: float, scale: float, grad: bool) -> None:
+    torch.manual_seed(size * 100 + channels)
+    x = torch.randn(2, channels, 3, 5) * scale
+    want = oracle(x, size, alpha, 0.75, k)
+    assert_lrn_matters(x, want, 0.75, k)
+    got = ops.lrn(x.requires_grad_(grad), size, alpha, 0.75, k)
+    assert got.requires_grad == grad
+    torch.testing.assert_close(got.detach(), want, rtol=2e-5, atol=1e-6)
+
+
+def test_lrn_naive_formula_agrees_with_oracle() -> None:
+    """Pins the oracle itself to the paper's window for even and odd sizes, borders included."""
+    x = torch.randn(2, 9, 2, 2, dtype=torch.float64) * 3
+    for size in (1, 2, 4, 5, 6, 12):
+        torch.testing.assert_close(oracle(x, size, 1.0, 0.75, 1.0), naive_lrn(x, size, 1.0, 0.75, 1.0))
+
+
+@pytest.mark.parametrize("beta", [0.75, 0.5, 1.0, 0.6, 0.0])
+@pytest.mark.parametrize("grad", [False, True], ids=["fast", "autograd"])
+def test_lrn_betas(beta: float, grad: bool) -> None:
+    x = torch.randn(3, 10, 4, 4) * 100
+    want = oracle(x, 5, 1e-4, beta, 2.0)
+    got = ops.lrn(x.requires_grad_(grad), 5, 1e-4, beta, 2.0)
+    torch.testing.assert_close(got.detach(), want, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["fast", "autograd"])
+def test_lrn_2d_input(grad: bool) -> None:
+    x = torch.randn(4, 11) * 100
+    want = naive_lrn(x, 5, 1e-4, 0.75, 2.0)
+    assert_lrn_matters(x, want, 0.75, 2.0)
+    got = ops.lrn(x.requires_grad_(grad), 5, 1e-4, 0.75, 2.0)
+    assert got.shape == (4, 11)
+    torch.testing.assert_close(got.detach(), want, rtol=2e-5, atol=1e-6)
+
+
+def test_lrn_channels_last_stays_channels_last() -> None:
+    x = ops.to_fast_layout(torch.relu(torch.randn(2, 96, 7, 7)) * 100)
+    with torch.inference_mode():
+        got = ops.lrn(x, 5, 1e-4, 0.75, 2.0)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, oracle(x.contiguous(), 5, 1e-4, 0.75, 2.0), rtol=2e-5, atol=1e-6)
+
+
+def test_lrn_does_not_modify_its_input() -> None:
+    x = torch.randn(2, 8, 3, 3) * 100
+    before = x.clone()
+    with torch.no_grad():
+        ops.lrn(x, 5, 1e-4, 0.75, 2.0)
+    assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 8])
+@pytest.mark.parametrize("beta", [0.75, 0.6])
+def test_lrn_gradcheck(size: int, beta: float) -> None:
+    torch.manual_seed(size)
+    x = (torch.randn(2, 6, 2, 3, dtype=torch.float64) * 2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: ops.lrn(t, size, 1.0, beta, 1.0), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: ops.lrn(t, size, 1.0, beta, 1.0), (x,))
+
+
+def test_lrn_gradcheck_2d() -> None:
+    x = (torch.randn(3, 5, dtype=torch.float64) * 2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: ops.lrn(t, 3, 1.0, 0.75, 1.0), (x,))
+
+
+def test_lrn_gradient_matches_torch() -> None:
+    x = torch.randn(2, 7, 3, 3, dtype=torch.float64) * 100
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    g = torch.randn_like(x)
+    ops.lrn(a, 4, 1e-4, 0.75, 2.0).backward(g)
+    oracle(b, 4, 1e-4, 0.75, 2.0).backward(g)
+    torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_lrn_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="size"):
+        ops.lrn(torch.ones(1, 3, 2, 2), 0, 1e-4, 0.75, 2.0)
+    with pytest.raises(ValueError, match="dims"):
+        ops.lrn(torch.ones(3), 5, 1e-4, 0.75, 2.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 12),
+    hw=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    size=st.integers(1, 9),
+    alpha=st.sampled_from([1e-4, 1e-2, 1.0]),
+    beta=st.sampled_from([0.5, 0.75, 1.0, 0.3]),
+    k=st.sampled_from([0.5, 1.0, 2.0]),
+    grad=st.booleans(),
+    channels_last=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_lrn_property(n, c, hw, size, alpha, beta, k, grad, channels_last, seed) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, *hw, generator=gen, dtype=torch.float64) * alpha**-0.5
+    if channels_last:
+        x = ops.to_fast_layout(x)
+    got = ops.lrn(x.requires_grad_(grad), size, alpha, beta, k)
+    torch.testing.assert_close(got.detach(), naive_lrn(x.detach(), size, alpha, beta, k))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("grad", [False, True], ids=["fast", "autograd"])
+def test_linear_matches_torch(relu: bool, bias: bool, grad: bool) -> None:
+    x = torch.randn(64, 16).t()  # non-contiguous (16, 64)
+    w, b = torch.randn(32, 64).requires_grad_(grad), torch.randn(32) if bias else None
+    want = F.linear(x, w, b)
+    want = torch.relu(want) if relu else want
+    got = ops.linear(x, w, b, relu=relu)
+    assert got.requires_grad == grad
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    if grad:
+        got.sum().backward()
+        assert w.grad is not None
+
+
+def test_fast_layout() -> None:
+    model = ops.fast_layout_(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(8, 2)))
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 5, 5)
+    assert ops.to_fast_layout(x).is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(ops.to_fast_layout(x), x)
+    y = torch.randn(2, 3)
+    assert ops.to_fast_layout(y) is y
+
+
+def test_ops_under_torch_compile() -> None:
+    """One fullgraph compile of a small conv -> relu -> lrn -> pool -> linear net, in inference and in training."""
+    torch._dynamo.reset()
+    conv = ops.fast_layout_(torch.nn.Conv2d(3, 8, 3))
+    fc = torch.nn.Linear(8 * 3 * 3, 5)
+
+    def net(x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(conv(ops.to_fast_layout(x)), inplace=True)
+        x = F.max_pool2d(ops.lrn(x, 5, 1e-4, 0.75, 2.0), 2)
+        return F.softmax(ops.linear(torch.flatten(x, 1), fc.weight, fc.bias, relu=True), dim=1)
+
+    x = torch.randn(2, 3, 8, 8) * 100
+    compiled = torch.compile(net, fullgraph=True)
+    with torch.no_grad():
+        want = net(x)
+        torch.testing.assert_close(compiled(x), want, rtol=1e-4, atol=1e-6)
+    xg = x.clone().requires_grad_()
+    compiled(xg).square().sum().backward()
+    xr = x.clone().requires_grad_()
+    net(xr).square().sum().backward()
+    torch.testing.assert_close(xg.grad, xr.grad, rtol=1e-4, atol=1e-8)

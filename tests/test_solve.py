@@ -1,0 +1,134 @@
+"""Admissible input sizes: the numbers in REFERENCE.md, and exactness against brute force."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alexnet_dsl.check import check_text
+from alexnet_dsl.solve import IntSet
+
+ALEXNET = (Path(__file__).parent.parent / "specs" / "alexnet.net").read_text()
+
+
+def symbolic(text: str, keep: tuple[str, ...] = ("pool5",), ceil: bool = False) -> str:
+    """AlexNet over [N, 3, H, W] with only the assertions of the named layers."""
+    out = []
+    for line in text.replace("[N, 3, 227, 227]", "[N, 3, H, W]").splitlines():
+        name = line.strip().split(":")[0]
+        if "->" in line and "network" not in line and name not in keep:
+            line = line.split("->")[0]
+        if ceil and "maxpool" in line:
+            line = line.replace("stride=2)", "stride=2, ceil=true)")
+        out.append(line)
+    return "\n".join(out)
+
+
+def ranges(text: str) -> dict[str, list[list[int | None]]]:
+    a = check_text(text)
+    assert a.ok, [d.message for d in a.errors]
+    return {k: v.to_json() for k, v in a.admissible.items()}
+
+
+def test_alexnet_pool5_only():
+    assert ranges(symbolic(ALEXNET)) == {"H": [[227, 258]], "W": [[227, 258]]}
+
+
+def test_alexnet_conv1_and_pool5():
+    assert ranges(symbolic(ALEXNET, keep=("conv1", "pool5"))) == {"H": [[227, 230]], "W": [[227, 230]]}
+
+
+def test_alexnet_without_assertions_smallest_input_is_67():
+    text = symbolic(ALEXNET, keep=()).replace("-> [N, 1000] {", "{")
+    assert ranges(text) == {"H": [[67, None]], "W": [[67, None]]}
+
+
+def test_caffe_ceil_pooling_gives_199_to_230():
+    assert ranges(symbolic(ALEXNET, ceil=True)) == {"H": [[199, 230]], "W": [[199, 230]]}
+
+
+def test_torchvision_padding_gives_223_to_254():
+    text = (Path(__file__).parent.parent / "specs" / "alexnet_torchvision.net").read_text()
+    text = text.replace("[N, 3, 224, 224]", "[N, 3, H, W]").replace("-> [N, 64, 55, 55]", "")
+    text = re.sub(r"-> \[N, (64|192), \d+, \d+\]", "", text)
+    assert ranges(text) == {"H": [[223, 254]], "W": [[223, 254]]}
+
+
+def test_exact_division_at_every_layer_is_3_mod_32():
+    """The paper network divides exactly at every layer only for inputs = 3 (mod 32)."""
+    text = symbolic(ALEXNET, keep=()).replace("-> [N, 1000] {", "{")
+    exact = []
+    for h in range(60, 300):
+        a = check_text(text.replace("[N, 3, H, W]", f"[N, 3, {h}, {h}]"))
+        if a.ok and not any(d.code == "W0401" for d in a.diagnostics):
+            exact.append(h)
+    assert exact == [h for h in range(60, 300) if h % 32 == 3 and h >= 67]
+
+
+def test_coupled_symbols_through_flatten():
+    text = """network A(x: [N, 3, H, W]) {
+        conv1: conv(96, kernel=11, stride=4)
+        pool5: maxpool(kernel=3, stride=2)
+        pool6: maxpool(kernel=3, stride=2)
+        flatten -> [N, 2400]
+    }"""
+    a = check_text(text)
+    assert a.ok
+    # 96 * h * w = 2400: (h, w) in (1, 25), (5, 5), (25, 1) with h = (H - 19) // 16
+    assert a.admissible["H"].to_json() == [[35, 50], [99, 114], [419, 434]]
+    assert any(d.code == "N0501" and "coupled" in d.message for d in a.diagnostics)
+
+
+def test_intset_periodic_intersection():
+    evens = IntSet(((1, None),), 2, frozenset({0}))
+    threes = IntSet(((1, None),), 3, frozenset({0}))
+    both = evens.intersect(threes)
+    assert both.mod == 6 and both.residues == frozenset({0})
+    assert both.intersect(IntSet.between(1, 20)).to_json() == [[6, 6], [12, 12], [18, 18]]
+
+
+# ---------------------------------------------------------------------------- brute force
+
+layer = st.one_of(
+    st.builds(lambda k, s, p: f"conv(4, kernel={k}, stride={s}, padding={min(p, k // 2)})",
+              st.integers(1, 5), st.integers(1, 3), st.integers(0, 2)),
+    st.builds(lambda k, s, c: f"maxpool(kernel={k}, stride={s}, ceil={'true' if c else 'false'})",
+              st.integers(1, 4), st.integers(1, 3), st.booleans()),
+    st.builds(lambda k, s, p: f"avgpool(kernel={k}, stride={s}, padding={min(p, k // 2)}, ceil=true)",
+              st.integers(2, 4), st.integers(1, 3), st.integers(0, 2)),
+    st.just("relu"),
+)
+
+
+@st.composite
+def networks(draw):
+    """A chain of layers over [N, 3, H, 9], a branch joined with `add`, and an assertion."""
+    body = draw(st.lists(layer, min_size=1, max_size=5))
+    lines = [f"l{i}: {b}" for i, b in enumerate(body)]
+    if draw(st.booleans()):  # a second branch from the input that must match the first
+        other = draw(st.lists(layer, min_size=1, max_size=3))
+        lines += [f"m{i}: {b}" + (" from x" if i == 0 else "") for i, b in enumerate(other)]
+        lines.append(f"join: add(l{len(body) - 1}, m{len(other) - 1})")
+        lines.append("conv(4, kernel=1)")  # channels: the branches may differ before a 1x1 conv
+        if "conv" not in " ".join(other) or "conv" not in " ".join(body):
+            lines = lines[: len(body)]  # channel counts could differ: keep the chain only
+    target = draw(st.one_of(st.none(), st.integers(1, 12)))
+    if target is not None:
+        lines.append(f"last: relu -> [N, 4, {target}, _]")
+    return "network R(x: [N, 3, H, 9]) {\n" + "\n".join("    " + s for s in lines) + "\n}\n"
+
+
+@settings(max_examples=80, deadline=None)
+@given(networks())
+def test_solver_is_exact(text):
+    a = check_text(text)
+    if not a.ok:  # a width or channel problem independent of H
+        return
+    admissible = a.admissible.get("H")
+    assert admissible is not None
+    for h in range(1, 100):
+        concrete = check_text(text.replace("[N, 3, H, 9]", f"[N, 3, {h}, 9]"))
+        assert concrete.ok == admissible.contains(h), (h, admissible.describe())

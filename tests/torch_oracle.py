@@ -1,0 +1,69 @@
+"""An independent torch oracle for shapes: build each layer of a lowered network directly from
+its IR arguments with torch.nn (not through alexnet_dsl's compiler) and run it on the meta device.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from alexnet_dsl import ir
+
+
+def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
+    if isinstance(op, ir.Conv):
+        return nn.Conv2d(in_shape[1], op.filters, op.kernel, op.stride, op.padding, op.dilation, op.groups,
+                         op.bias)
+    if isinstance(op, ir.Pool):
+        if op.kind == "max":
+            return nn.MaxPool2d(op.kernel, op.stride, op.padding, ceil_mode=op.ceil)
+        return nn.AvgPool2d(op.kernel, op.stride, op.padding, ceil_mode=op.ceil,
+                            count_include_pad=op.count_include_pad)
+    if isinstance(op, ir.AdaptiveAvgPool):
+        return nn.AdaptiveAvgPool2d(op.output)
+    if isinstance(op, ir.LRN):
+        return nn.LocalResponseNorm(op.size, op.alpha * op.size, op.beta, op.k)
+    if isinstance(op, ir.BatchNorm):
+        return (nn.BatchNorm2d if len(in_shape) == 4 else nn.BatchNorm1d)(in_shape[1])
+    if isinstance(op, ir.Dropout):
+        return nn.Dropout(op.p)
+    if isinstance(op, ir.Flatten):
+        return nn.Flatten()
+    if isinstance(op, ir.Linear):
+        return nn.Linear(in_shape[-1], op.features, op.bias)
+    if isinstance(op, ir.Activation):
+        return {"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "softmax": nn.Softmax(dim=1)}[op.kind]
+    return None
+
+
+def run_meta(net: ir.Network, input_shape: tuple[int, ...]) -> tuple[dict[str, tuple[int, ...]], int]:
+    """Every layer's output shape and the parameter count, as torch computes them."""
+    index = {layer.name: layer for layer in net.layers}
+    values: dict[str, torch.Tensor] = {net.input_name: torch.empty(input_shape, device="meta")}
+    params = 0
+    pending = list(net.layers)
+    while pending:  # layers may refer forward: run each once its inputs exist
+        progress = False
+        for layer in list(pending):
+            if not all(n in values for n in layer.inputs):
+                continue
+            xs = [values[n] for n in layer.inputs]
+            if isinstance(layer.op, ir.Add):
+                out = xs[0]
+                for x in xs[1:]:
+                    out = out + x
+            elif isinstance(layer.op, ir.Concat):
+                out = torch.cat(xs, dim=1)
+            else:
+                module = torch_layer(layer.op, tuple(xs[0].shape)).to("meta")
+                params += sum(p.numel() for p in module.parameters())
+                if isinstance(layer.op, ir.Linear) and xs[0].dim() != 2:
+                    raise RuntimeError("linear on a tensor that is not [N, features]")
+                if isinstance(layer.op, ir.LRN) and xs[0].dim() != 4:
+                    raise RuntimeError("lrn on a tensor that is not [N, C, H, W]")
+                out = module(xs[0])
+            values[layer.name] = out
+            pending.remove(layer)
+            progress = True
+        assert progress, f"unresolvable inputs in {[layer.name for layer in pending]} ({index.keys()})"
+    return {name: tuple(v.shape) for name, v in values.items() if name != net.input_name}, params
