@@ -6,3 +6,36 @@ Importing this package is cheap: torch is imported only when a network is compil
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget=..., **sizes):  # noqa: A001
+    """Compile a spec into a `torch.nn.Module`.
+
+    spec: a path (`str` naming an existing file, or `Path`) or the text of a spec.
+    backend: "torch" (PyTorch ops), "triton" (fused Triton kernels; raises if they cannot run),
+        "auto" (Triton kernels for CUDA tensors when Triton is available, PyTorch ops otherwise).
+    init: "default" (PyTorch's) or "paper" (AlexNet's: N(0, 0.01) weights, biases 1 in the 2nd, 4th
+        and 5th conv and the hidden linear layers).
+    memory_budget: bytes (or "8G"); the default is DSLC_MEMORY_BUDGET or half the machine's memory;
+        None turns the guard off.
+    sizes: values for symbolic input sizes, e.g. H=227, W=227.
+
+    Raises `DslError` (with the diagnostics, rendered like `dslc check`) when the spec does not check.
+    """
+    from .build import _DEFAULT, compile_spec
+
+    return compile_spec(spec, backend=backend, init=init,
+                        memory_budget=_DEFAULT if memory_budget is ... else memory_budget, **sizes)
+
+
+def check(spec):
+    """Check a spec (path or text) and return its `Analysis` (shapes, params, diagnostics)."""
+    from .build import load
+    from .check import check_source
+
+    return check_source(load(spec))
+
+
+from .diagnostics import DslError  # noqa: E402
+
+__all__ = ["DslError", "check", "compile"]

@@ -136,6 +136,36 @@ def check_source(source: Source) -> Analysis:
     return analysis
 
 
+def bind(analysis: Analysis, sizes: dict[str, int]) -> Analysis:
+    """The same spec with some input symbols replaced by sizes, checked again."""
+    net = analysis.network
+    assert net is not None
+    known = set(net.symbols)
+    if isinstance(net.batch, str) and net.batch in sizes and net.batch not in known:
+        raise ValueError(f"`{net.batch}` is the batch size: it stays free and is not bound at compile time")
+    unknown = sorted(set(sizes) - known)
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a symbol of `{net.name}`'s input"
+            + (f"; its symbols are {', '.join(sorted(known))}" if known else "; it has no symbols")
+        )
+    for name, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"size {name}={value!r} must be a positive integer")
+    dims = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in net.input_dims)
+    bound = replace(net, input_dims=dims)
+    result = infer(bound, inverse_help=_inverse_help(bound))
+    sets, solve_diags = solve(bound, result.constraints)
+    return Analysis(
+        source=analysis.source,
+        network=bound,
+        infos=result.infos,
+        output=result.output,
+        admissible=sets,
+        diagnostics=sorted(result.diagnostics + solve_diags, key=sort_key),
+    )
+
+
 # ---------------------------------------------------------------------------- solving
 
 

@@ -1,9 +1,103 @@
-"""The dslc subcommands that need torch (`compile`), registered on the parser lazily."""
+"""`dslc compile`: write a checked spec as a standalone PyTorch module. Imports no torch."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
 
 
-def add_commands(sub) -> None:  # filled in by the compile work
-    return None
+def atomic_write(path: Path, text: str, *, inputs: tuple[Path, ...] = ()) -> None:
+    """Write via a temporary file in the same directory and a rename: never a partial file."""
+    target = path.resolve()
+    for source in inputs:
+        try:
+            if source.resolve() == target or (target.exists() and os.path.samefile(source, target)):
+                raise ValueError(f"refusing to write over the input `{source}`")
+        except FileNotFoundError:
+            pass
+    directory = target.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no directory `{directory}` for `{path}`")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def parse_sizes(text: str | None) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    if not text:
+        return sizes
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip().isidentifier() or not value.strip().isdigit():
+            raise ValueError(f"--sizes takes NAME=INT pairs separated by commas, e.g. H=227,W=227; got {part!r}")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .build import analyse
+    from .cli import EXIT_ERRORS, EXIT_OK, UsageError, _analyse, _print_diagnostics, _use_color
+    from .codegen import generate
+    from .diagnostics import DslError, render
+
+    try:
+        sizes = parse_sizes(args.sizes)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    analysis = _analyse(args.file)
+    color = _use_color(sys.stderr, args.color)
+    if not analysis.ok:
+        _print_diagnostics(analysis, color)
+        return EXIT_ERRORS
+    try:
+        analysis = analyse(analysis, sizes)
+    except DslError as e:
+        for d in e.diagnostics:
+            sys.stderr.write(render(d, e.source, color=color) + "\n")
+        return EXIT_ERRORS
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    backend = args.backend
+    source = generate(analysis, backend=backend, init=args.init)
+    if args.output in (None, "-"):
+        sys.stdout.write(source)
+        return EXIT_OK
+    try:
+        atomic_write(Path(args.output), source, inputs=(Path(args.file),) if args.file != "-" else ())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot write `{args.output}`: {e}") from None
+    sys.stderr.write(f"{args.output}: {analysis.network.name} ({backend} backend)\n")  # type: ignore[union-attr]
+    return EXIT_OK
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("compile", help="write a spec as a standalone PyTorch module",
+                       description="Write a checked spec as a readable, deterministic PyTorch module.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT.py", help="where to write (default: standard output)")
+    p.add_argument("--backend", choices=("torch", "triton", "auto"), default="torch",
+                   help="torch: PyTorch ops only (default); triton: fused Triton kernels; auto: Triton on "
+                        "CUDA tensors, PyTorch elsewhere (both need alexnet_dsl at run time)")
+    p.add_argument("--init", choices=("default", "paper"), default="default",
+                   help="paper: AlexNet's initialisation, applied in __init__")
+    p.add_argument("--sizes", metavar="H=227,W=227", help="bind symbolic input sizes")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.set_defaults(func=cmd_compile)

@@ -179,6 +179,21 @@ the input does not define.""",
         """PyTorch supports `padding=same` only for stride 1 (and for convolutions only): with a
 stride the output cannot keep the input size. Give the padding as numbers instead.""",
     ),
+    "E0311": Code(
+        "unbound size",
+        """A network is compiled while a parameter shape still depends on a symbolic input size: a
+`linear` after `flatten` whose input features depend on `H` and `W`, or a `conv` on a symbolic
+number of channels. Bind the symbols when compiling (`alexnet_dsl.compile(spec, H=227, W=227)`,
+`dslc compile --sizes H=227,W=227`), or assert the shape before the layer (`-> [N, 256, 6, 6]`)
+so that every admissible size gives the same parameters.""",
+    ),
+    "E0312": Code(
+        "network too large for the memory budget",
+        """Compiling would allocate more memory for parameters (and one sample's activations) than the
+budget allows: by default half of this machine's memory. Raise the budget with
+`compile(..., memory_budget=BYTES)` or the environment variable `DSLC_MEMORY_BUDGET` (bytes, or
+suffixed with K, M, G), or pass `memory_budget=None` to turn the guard off.""",
+    ),
     # ---- warnings
     "W0401": Code(
         "rows or columns silently dropped",

@@ -219,8 +219,8 @@ def conv2d_relu_lrn_kernel(
                 ) * GROUP_OUT_C + (GROUP_OUT_C - 1) >= -(LRN_SIZE // 2):
                     delta = (src - dst) * GROUP_OUT_C + idx_src - idx_dst
                     in_window = (
-                        (delta >= -(LRN_SIZE // 2))
-                        & (delta <= LRN_SIZE // 2)
+                        (delta >= -((LRN_SIZE - 1) // 2))
+                        & (delta <= (LRN_SIZE - 1) // 2)
                         & (idx_src < GROUP_OUT_C)
                         & (idx_dst < GROUP_OUT_C)
                     )

@@ -1,0 +1,339 @@
+"""Checked IR -> the Python source of one `nn.Module` class.
+
+The source is the single definition of a compiled network: `dslc compile` writes it to a file and
+`alexnet_dsl.compile` executes it. It is deterministic (the same spec gives the same bytes), reads
+like a hand-written module (a line per layer, the inferred shape as a comment) and imports only
+torch, plus alexnet_dsl where the fused Triton kernels are used.
+
+Names from the spec never reach the source unchecked: the grammar admits only ASCII identifiers,
+and `mangle` appends `_` to Python keywords, dunder names and names `nn.Module` already uses, so
+`class: conv(...)` becomes the attribute `class_` (and the state_dict key `class_.weight`).
+"""
+
+from __future__ import annotations
+
+import keyword
+import textwrap
+from dataclasses import dataclass
+
+from . import __version__, ir, ops_source
+from . import expr as E
+from .check import Analysis
+from .fuse import fuse
+from .shapes import Shape
+from .solve import IntSet
+
+BACKENDS = ("torch", "triton", "auto")
+
+# attributes every nn.Module has: a layer of that name would shadow them
+_MODULE_ATTRS = {"forward", "training", "train", "eval", "to", "cuda", "cpu", "type", "float", "double",
+                 "half", "bfloat16", "apply", "children", "modules", "parameters", "buffers",
+                 "state_dict", "load_state_dict", "named_modules", "named_parameters", "named_children",
+                 "named_buffers", "register_buffer", "register_parameter", "add_module", "zero_grad",
+                 "requires_grad_", "extra_repr", "dump_patches", "call_super_init", "compile", "ipu",
+                 "xpu", "mtia", "share_memory", "get_submodule", "get_parameter", "get_buffer",
+                 "set_submodule", "register_module", "register_forward_hook", "register_forward_pre_hook",
+                 "register_full_backward_hook", "register_backward_hook", "T_destination", "self"}
+# names the generated module defines at top level
+_RESERVED_TOP = {"torch", "nn", "F", "annotations", "math"}
+
+
+def mangle(name: str) -> str:
+    """A spec name as a safe Python attribute: `_` appended when it would clash."""
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name.startswith("__") \
+            or name in _MODULE_ATTRS or name.startswith("_"):
+        return name + "_"
+    return name
+
+
+def class_name(name: str) -> str:
+    name = mangle(name)
+    return name + "_" if name in _RESERVED_TOP or name.startswith("_") else name
+
+
+def _pair(p) -> str:
+    return f"({p[0]}, {p[1]})"
+
+
+def _dim(d) -> str:
+    return str(d) if isinstance(d, int) else E.show(d)
+
+
+def _shape_comment(shape: Shape | None) -> str:
+    return "" if shape is None else "  # (" + ", ".join(_dim(d) for d in shape) + ")"
+
+
+def _safe_comment(text: str) -> str:
+    """Text for a comment or docstring: printable ASCII on one line, no quotes that could close."""
+    return "".join(ch if 32 <= ord(ch) < 127 and ch not in "\\\"'" else "?" for ch in text)
+
+
+@dataclass
+class _Names:
+    """Unique Python identifiers for layer outputs."""
+
+    taken: set[str]
+
+    def var(self, layer_name: str) -> str:
+        base = "x_" + layer_name.replace(".", "_").replace("'", "_")
+        name, n = base, 1
+        while name in self.taken:
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+def _attr_path(name: str) -> str:
+    return ".".join(mangle(part) for part in name.split("."))
+
+
+def _topological(layers: tuple[ir.Layer, ...], input_name: str) -> list[ir.Layer]:
+    done = {input_name}
+    order: list[ir.Layer] = []
+    pending = list(layers)
+    while pending:
+        rest = []
+        for layer in pending:
+            if all(n in done for n in layer.inputs):
+                order.append(layer)
+                done.add(layer.name)
+            else:
+                rest.append(layer)
+        assert len(rest) < len(pending), "the checker lets no cycle through"
+        pending = rest
+    return order
+
+
+def _module_expr(layer: ir.Layer, in_shape: Shape) -> str | None:
+    op = layer.op.conv if isinstance(layer.op, ir.FusedConv) else layer.op
+    if isinstance(op, ir.Conv):
+        args = [str(in_shape[1]), str(op.filters), f"kernel_size={_pair(op.kernel)}"]
+        if op.stride != (1, 1):
+            args.append(f"stride={_pair(op.stride)}")
+        if op.padding == "same":
+            args.append("padding='same'")
+        elif op.padding != (0, 0):
+            args.append(f"padding={_pair(op.padding)}")
+        if op.dilation != (1, 1):
+            args.append(f"dilation={_pair(op.dilation)}")
+        if op.groups != 1:
+            args.append(f"groups={op.groups}")
+        if not op.bias:
+            args.append("bias=False")
+        return f"nn.Conv2d({', '.join(args)})"
+    if isinstance(op, ir.Linear):
+        return f"nn.Linear({in_shape[1]}, {op.features}{'' if op.bias else ', bias=False'})"
+    if isinstance(op, ir.BatchNorm):
+        kind = "BatchNorm2d" if len(in_shape) == 4 else "BatchNorm1d"
+        extra = (f", eps={op.eps!r}" if op.eps != 1e-5 else "") + (
+            f", momentum={op.momentum!r}" if op.momentum != 0.1 else "")
+        return f"nn.{kind}({in_shape[1]}{extra})"
+    return None
+
+
+def _call(layer: ir.Layer, args: list[str], backend: str, helpers: set[str]) -> str:
+    op = layer.op
+    x = args[0] if args else ""
+    attr = f"self.{_attr_path(layer.name)}"
+    if isinstance(op, ir.FusedConv):
+        helpers.add("fused")
+        lrn = "None" if op.lrn is None else f"({op.lrn.size}, {op.lrn.alpha!r}, {op.lrn.beta!r}, {op.lrn.k!r})"
+        return f"_conv_relu_lrn({x}, {attr}, lrn={lrn})"
+    if isinstance(op, (ir.Conv, ir.Linear, ir.BatchNorm)):
+        return f"{attr}({x})"
+    if isinstance(op, ir.Pool):
+        extra = ""
+        if op.padding != (0, 0):
+            extra += f", padding={_pair(op.padding)}"
+        if op.ceil:
+            extra += ", ceil_mode=True"
+        if op.kind == "max":
+            return f"F.max_pool2d({x}, {_pair(op.kernel)}, {_pair(op.stride)}{extra})"
+        if not op.count_include_pad:
+            extra += ", count_include_pad=False"
+        return f"F.avg_pool2d({x}, {_pair(op.kernel)}, {_pair(op.stride)}{extra})"
+    if isinstance(op, ir.AdaptiveAvgPool):
+        return f"F.adaptive_avg_pool2d({x}, {_pair(op.output)})"
+    if isinstance(op, ir.LRN):
+        helpers.add("lrn")
+        return f"_lrn({x}, {op.size}, {op.alpha!r}, {op.beta!r}, {op.k!r})"
+    if isinstance(op, ir.Dropout):
+        return f"F.dropout({x}, {op.p!r}, self.training)"
+    if isinstance(op, ir.Flatten):
+        return f"torch.flatten({x}, 1)"
+    if isinstance(op, ir.Activation):
+        return {
+            "relu": f"F.relu({x})",
+            "tanh": f"torch.tanh({x})",
+            "sigmoid": f"torch.sigmoid({x})",
+            "softmax": f"F.softmax({x}, dim=1)",
+        }[op.kind]
+    if isinstance(op, ir.Add):
+        return " + ".join(args)
+    if isinstance(op, ir.Concat):
+        return f"torch.cat(({', '.join(args)}), dim=1)"
+    raise AssertionError(f"no code for {op}")
+
+
+def _paper_init(layers: list[ir.Layer]) -> list[str]:
+    """AlexNet's initialisation: weights N(0, 0.01); biases 1 in the 2nd, 4th and 5th conv and in
+    every linear layer but the last, 0 elsewhere."""
+    convs = [la for la in layers if isinstance(la.op, (ir.Conv, ir.FusedConv))]
+    linears = [la for la in layers if isinstance(la.op, ir.Linear)]
+    ones = {convs[i].name for i in (1, 3, 4) if i < len(convs)} | {la.name for la in linears[:-1]}
+    lines = ["    def reset_parameters_paper(self) -> None:",
+             '        """The AlexNet paper\'s initialisation (section 5)."""',
+             "        with torch.no_grad():"]
+    for la in convs + linears:
+        attr = f"self.{_attr_path(la.name)}"
+        lines.append(f"            {attr}.weight.normal_(0.0, 0.01)")
+        has_bias = la.op.conv.bias if isinstance(la.op, ir.FusedConv) else la.op.bias  # type: ignore[union-attr]
+        if has_bias:
+            lines.append(f"            {attr}.bias.fill_({1.0 if la.name in ones else 0.0})")
+    if not convs and not linears:
+        lines.append("            pass")
+    return lines
+
+
+def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec: str, cls: str) -> list[str]:
+    dims = net.input_dims
+    shown = "[" + ", ".join(str(d) for d in dims) + "]"
+    conds = [f"{arg}.dim() != {len(dims)}"]
+    first_of: dict[str, int] = {}
+    for i, d in enumerate(dims):
+        if isinstance(d, int):
+            conds.append(f"{arg}.shape[{i}] != {d}")
+        elif isinstance(d, str):
+            if d in first_of:
+                conds.append(f"{arg}.shape[{i}] != {arg}.shape[{first_of[d]}]")
+            else:
+                first_of[d] = i
+                if d in admissible:
+                    conds.append(f"not _admissible({arg}.shape[{i}], {_ranges_literal(admissible[d])})")
+    lines = [
+        f"    def check_input(self, {arg}: torch.Tensor) -> None:",
+        f'        """Raise ValueError unless `{arg}` has a shape this network accepts."""',
+        "        if (",
+    ]
+    lines += [f"            {c}{' or' if k < len(conds) - 1 else ''}" for k, c in enumerate(conds)]
+    lines.append("        ):")
+    sizes = "; ".join(f"{s} in {v.describe()}" for s, v in admissible.items())
+    lines.append("            raise ValueError(")
+    lines.append(f'                f"{cls} ({spec}) expects `{arg}` of shape {shown}'
+                 + (f" with {sizes}" if sizes else "") + ', got {list(' + arg + '.shape)}"')
+    lines.append("            )")
+    return lines
+
+
+def _ranges_literal(s: IntSet) -> str:
+    ranges = ", ".join(f"({lo}, {hi})" for lo, hi in s.ranges)
+    return f"(({ranges},), {s.mod}, {tuple(sorted(s.residues))!r})"
+
+
+def generate(analysis: Analysis, backend: str = "torch", init: str = "default") -> str:
+    """The Python source of the network of a checked spec."""
+    assert analysis.ok and analysis.network is not None, "generate() needs a spec that checks"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if init not in ("default", "paper"):
+        raise ValueError(f"unknown init {init!r}; choose 'default' or 'paper'")
+    net = analysis.network
+    shapes: dict[str, Shape | None] = {i.layer.name: i.shape for i in analysis.infos}
+    input_shape = tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims)
+    shapes[net.input_name] = input_shape  # type: ignore[assignment]
+    if backend != "torch":
+        net = fuse(net)
+        for layer in net.layers:
+            if isinstance(layer.op, ir.FusedConv):
+                shapes[layer.name] = shapes[layer.op.parts[-1]]
+    cls = class_name(net.name)
+    arg = mangle(net.input_name)
+    if arg in ("x", "self"):
+        arg += "_"
+    spec = _safe_comment(analysis.source.path)
+
+    # __init__: one module per layer with parameters, nested for block instances
+    init_lines: list[str] = []
+    containers: set[str] = set()
+    for layer in net.layers:
+        expr_ = _module_expr(layer, shapes[layer.inputs[0]])  # type: ignore[arg-type]
+        if expr_ is None:
+            continue
+        parts = layer.name.split(".")
+        for k in range(1, len(parts)):
+            prefix = ".".join(parts[:k])
+            if prefix not in containers:
+                containers.add(prefix)
+                init_lines.append(f"        self.{_attr_path(prefix)} = nn.Module()")
+        init_lines.append(f"        self.{_attr_path(layer.name)} = {expr_}")
+    if init == "paper":
+        init_lines.append("        self.reset_parameters_paper()")
+
+    # forward: one line per layer in a topological order
+    order = _topological(net.layers, net.input_name)
+    readers: dict[str, list[str]] = {}
+    for layer in order:
+        for n in layer.inputs:
+            readers.setdefault(n, []).append(layer.name)
+    names = _Names({"self", "x", arg})
+    var: dict[str, str] = {net.input_name: arg}
+    helpers: set[str] = set()
+    body = [f"        self.check_input({arg})"]
+    for pos, layer in enumerate(order):
+        args = [var[n] for n in layer.inputs]
+        nxt = order[pos + 1].name if pos + 1 < len(order) else None
+        r = readers.get(layer.name, [])
+        chained = len(r) == 1 and r[0] == nxt
+        # `x` holds a value whose only reader is the next line, so overwriting it is always safe;
+        # a value read later, or more than once, gets a name of its own
+        out = "x" if (chained or nxt is None) else names.var(layer.name)
+        var[layer.name] = out
+        call = _call(layer, args, backend, helpers)
+        body.append(f"        {out} = {call}{_shape_comment(shapes.get(layer.name))}")
+    body.append(f"        return {var[order[-1].name] if order else arg}")
+
+    header = [
+        f"# Generated by dslc {__version__} from {spec} (backend: {backend}).",
+        "# Edit the spec and run `dslc compile` again rather than editing this file.",
+        f'"""{_safe_comment(net.name)}: input `{net.input_name}` '
+        + "[" + ", ".join(str(d) for d in net.input_dims) + "]"
+        + " -> [" + ", ".join(_dim(d) for d in (analysis.output or ())) + ']."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import torch",
+        "import torch.nn.functional as F",
+        "from torch import nn",
+    ]
+    if "fused" in helpers:
+        header.append("")
+        header.append("from alexnet_dsl.kernels import LRNParams, fused_conv2d")
+    prelude = ops_source.helpers(sorted(helpers), backend)
+    admissible = analysis.admissible
+    if admissible:
+        prelude.append(textwrap.dedent('''
+            def _admissible(size: int, sets) -> bool:
+                ranges, mod, residues = sets
+                in_range = any(lo <= size and (hi is None or size <= hi) for lo, hi in ranges)
+                return in_range and size % mod in residues
+            ''').strip("\n"))
+    cls_lines = [
+        f"class {cls}(nn.Module):",
+        f'    """Compiled from {spec}; parameters are named after its layers."""',
+        "",
+        "    def __init__(self) -> None:",
+        "        super().__init__()",
+        *init_lines,
+        "",
+        *_input_check(net, admissible, arg, spec, cls),
+        "",
+        f"    def forward(self, {arg}: torch.Tensor) -> torch.Tensor:",
+        *body,
+    ]
+    cls_lines += ["", *_paper_init(list(net.layers))]
+    chunks = ["\n".join(header)]
+    chunks += prelude
+    chunks.append("\n".join(cls_lines))
+    return "\n\n\n".join(chunks) + "\n"
+
