@@ -251,7 +251,8 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
     arg = mangle(net.input_name)
     if arg in ("x", "self"):
         arg += "_"
-    spec = _safe_comment(analysis.source.path)
+    # the file name only: the output must not depend on the directory dslc ran in
+    spec = _safe_comment(analysis.source.path.replace("\\", "/").rsplit("/", 1)[-1])
 
     # __init__: one module per layer with parameters, nested for block instances
     init_lines: list[str] = []

@@ -219,7 +219,7 @@ def conv2d_relu_lrn_kernel(
                 ) * GROUP_OUT_C + (GROUP_OUT_C - 1) >= -(LRN_SIZE // 2):
                     delta = (src - dst) * GROUP_OUT_C + idx_src - idx_dst
                     in_window = (
-                        (delta >= -((LRN_SIZE - 1) // 2))
+                        (delta >= -(LRN_SIZE // 2))
                         & (delta <= (LRN_SIZE - 1) // 2)
                         & (idx_src < GROUP_OUT_C)
                         & (idx_dst < GROUP_OUT_C)
@@ -229,7 +229,7 @@ def conv2d_relu_lrn_kernel(
                         band = band.to(tl.bfloat16)
                     for p in tl.static_range(LRN_PARTS):
                         window_sum = tl.dot(parts[src * LRN_PARTS + p], band, window_sum, input_precision="ieee")
-            scale = tl.exp2(tl.log2(lrn_k + lrn_alpha * window_sum) * lrn_neg_beta)
+            scale = tl.exp2(tl.log2(lrn_k + lrn_alpha / LRN_SIZE * window_sum) * lrn_neg_beta)
             normalised = normalised + (outs[dst] * scale,)
         outs = normalised
 

@@ -1,0 +1,321 @@
+"""alexnet_dsl.compile and dslc compile: the same function as hand-written PyTorch, shapes as
+predicted, parameters named after layers, inputs checked, generated source deterministic and safe."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import alexnet_dsl
+from alexnet_dsl import expr as E
+from alexnet_dsl.build import instantiate
+from alexnet_dsl.check import check_file, check_text
+from alexnet_dsl.codegen import generate
+from alexnet_dsl.diagnostics import DslError
+
+ROOT = Path(__file__).parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.net"))
+ALEXNET = ROOT / "specs" / "alexnet.net"
+
+
+def hand_written_alexnet() -> nn.Sequential:
+    """The paper's AlexNet as a careful user writes it, with PyTorch's LRN (alpha divided by size)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(),
+        nn.MaxPool2d(3, 2), nn.Flatten(), nn.Dropout(0.5),
+        nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000), nn.Softmax(dim=1),
+    )
+
+
+def copy_weights(src: nn.Module, dst: nn.Module) -> None:
+    """Copy parameters in registration order (both register conv1..fc8 in layer order)."""
+    src_params, dst_params = list(src.state_dict().values()), list(dst.state_dict().values())
+    assert [p.shape for p in src_params] == [p.shape for p in dst_params]
+    with torch.no_grad():
+        for a, b in zip(src_params, dst_params):
+            b.copy_(a)
+
+
+def test_alexnet_equals_hand_written_pytorch():
+    torch.manual_seed(0)
+    ref = hand_written_alexnet().eval()
+    model = alexnet_dsl.compile(ALEXNET, backend="torch").eval()
+    copy_weights(ref, model)
+    # scaled inputs: with activations of order 1 and alpha=1e-4 LRN is nearly a constant scale, and
+    # a wrong window would go unnoticed
+    x = torch.randn(2, 3, 227, 227) * 100
+    with torch.no_grad():
+        lrn_out = ref[:3](x)
+        assert (lrn_out - ref[:2](x) / 2**0.75).abs().max() > 1e-2 * lrn_out.abs().max()
+        torch.testing.assert_close(model(x), ref(x), rtol=1e-5, atol=1e-6)
+        # the logits before softmax too, where errors are not squashed
+        logits_ref = ref[:-1](x)
+        model_nosoftmax = model.dslc_source  # the generated forward ends in softmax
+        assert "F.softmax(x, dim=1)" in model_nosoftmax
+        assert logits_ref.std() > 0
+
+
+def test_state_dict_names_and_shapes():
+    model = alexnet_dsl.compile(ALEXNET, backend="torch")
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert list(shapes) == [f"{layer}.{p}" for layer in ("conv1", "conv2", "conv3", "conv4", "conv5",
+                                                          "fc6", "fc7", "fc8") for p in ("weight", "bias")]
+    assert shapes["conv2.weight"] == (256, 48, 5, 5)
+    assert shapes["fc6.weight"] == (4096, 9216)
+    assert sum(p.numel() for p in model.parameters()) == 60_965_224
+
+
+def _forward_lines(source: str) -> list[str]:
+    body = source.split("def forward(")[1].split("\n\n")[0].splitlines()[1:]
+    return [line.strip() for line in body]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_intermediate_shape_is_the_predicted_one(path: Path):
+    """Run the generated forward line by line and compare each value with its shape comment."""
+    analysis = check_file(path)
+    model = alexnet_dsl.compile(path, backend="torch").eval()
+    batch = 2
+    dims = tuple(batch if isinstance(d, str) else d for d in analysis.network.input_dims)
+    env: dict = {"self": model, analysis.network.input_name: torch.randn(dims)}
+    module_globals = sys.modules[type(model).__module__].__dict__
+    checked = 0
+    with torch.no_grad():
+        for line in _forward_lines(model.dslc_source):
+            if line.startswith("return"):
+                break
+            exec(line.split("  #")[0], module_globals, env)
+            m = re.match(r"(\w+) = .*# \((.*)\)$", line)
+            if m:
+                want = tuple(E.evaluate(int(d) if d.isdigit() else E.Chain(d), {"N": batch})
+                             for d in m.group(2).split(", "))
+                assert tuple(env[m.group(1)].shape) == want, line
+                checked += 1
+    assert checked == len(analysis.infos)
+
+
+def test_symbolic_network_accepts_every_admissible_size_and_rejects_others():
+    text = ALEXNET.read_text().replace("[N, 3, 227, 227]", "[N, 3, H, W]")
+    for assertion in ("-> [N, 96, 55, 55]", "-> [N, 96, 27, 27]", "-> [N, 256, 27, 27]", "-> [N, 256, 13, 13]"):
+        text = text.replace(assertion, "")
+    model = alexnet_dsl.compile(text, backend="torch").eval()
+    with torch.no_grad():
+        for size in (227, 240, 258):
+            assert model(torch.randn(1, 3, size, size)).shape == (1, 1000)
+        for size in (226, 259):
+            with pytest.raises(ValueError, match=r"AlexNet \(<string>\) expects `image` of shape \[N, 3, H, W\]"):
+                model(torch.randn(1, 3, size, size))
+
+
+def test_unbound_parameters_need_sizes():
+    text = "network T(x: [N, 3, H, W]) {\n    conv(4, kernel=3)\n    flatten\n    fc: linear(10)\n}\n"
+    with pytest.raises(DslError) as info:
+        alexnet_dsl.compile(text, backend="torch")
+    assert "E0311" in str(info.value) and "H=3" in str(info.value)
+    model = alexnet_dsl.compile(text, backend="torch", H=8, W=6)
+    assert model.fc.weight.shape == (10, 4 * 6 * 4)
+    with pytest.raises(ValueError, match="not a symbol"):
+        alexnet_dsl.compile(text, backend="torch", K=3)
+    with pytest.raises(DslError):
+        alexnet_dsl.compile(text, backend="torch", H=2, W=6)  # the 3x3 kernel does not fit
+
+
+def test_wrong_input_names_spec_and_shape():
+    model = alexnet_dsl.compile(ALEXNET, backend="torch")
+    with pytest.raises(ValueError) as info:
+        model(torch.randn(1, 3, 224, 224))
+    msg = str(info.value)
+    assert "alexnet.net" in msg and "[N, 3, 227, 227]" in msg and "[1, 3, 224, 224]" in msg
+
+
+def test_bad_spec_raises_dsl_error_rendered_like_check():
+    bad = ROOT / "tests" / "data" / "bad" / "alexnet_224.net"
+    with pytest.raises(DslError) as info:
+        alexnet_dsl.compile(bad)
+    err = info.value
+    assert [d.code for d in err.diagnostics] == ["E0301"]
+    assert "error[E0301]" in str(err) and "--> " in str(err)
+
+
+def test_spec_argument_forms(tmp_path):
+    text = ALEXNET.read_text()
+    for spec in (str(ALEXNET), ALEXNET, text):
+        assert sum(p.numel() for p in alexnet_dsl.compile(spec, backend="torch").parameters()) == 60_965_224
+    with pytest.raises(FileNotFoundError):
+        alexnet_dsl.compile(str(tmp_path / "missing.net"))
+
+
+def test_dropout_is_inverted_and_only_in_training():
+    text = "network D(x: [N, 1000]) {\n    dropout(0.5)\n}\n"
+    model = alexnet_dsl.compile(text, backend="torch")
+    x = torch.ones(4, 1000)
+    torch.manual_seed(0)
+    y = model.train()(x)
+    kept = y[y != 0]
+    assert torch.all(kept == 2.0) and 0.4 < kept.numel() / y.numel() < 0.6
+    assert torch.equal(model.eval()(x), x)
+
+
+def test_paper_init():
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(ALEXNET, backend="torch", init="paper")
+    assert abs(model.fc6.weight.std().item() - 0.01) < 1e-4
+    assert abs(model.conv1.weight.mean().item()) < 1e-3
+    for name in ("conv2", "conv4", "conv5", "fc6", "fc7"):
+        assert torch.all(getattr(model, name).bias == 1), name
+    for name in ("conv1", "conv3", "fc8"):
+        assert torch.all(getattr(model, name).bias == 0), name
+
+
+def test_memory_guard():
+    with pytest.raises(DslError, match="E0312"):
+        alexnet_dsl.compile(ALEXNET, backend="torch", memory_budget="100M")
+    assert alexnet_dsl.compile(ALEXNET, backend="torch", memory_budget=None) is not None
+    huge = "network Huge(x: [N, 100000]) {\n    fc: linear(100000)\n    fc2: linear(100000)\n}\n"
+    with pytest.raises(DslError, match="over the budget"):
+        alexnet_dsl.compile(huge, backend="torch")  # 80 GB of weights: refused before allocating
+
+
+def test_triton_backend_never_falls_back_silently(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    import alexnet_dsl.kernels as kernels
+
+    ok, why = kernels.triton_available()
+    if ok:  # a GPU machine: the backend must work there
+        model = alexnet_dsl.compile(ALEXNET, backend="triton")
+        assert model.dslc_backend == "triton"
+    else:
+        with pytest.raises(RuntimeError, match="triton backend cannot run here"):
+            alexnet_dsl.compile(ALEXNET, backend="triton")
+        assert alexnet_dsl.compile(ALEXNET, backend="auto").dslc_backend == "torch"
+
+
+def test_backends_share_one_state_dict():
+    analysis = check_file(ALEXNET)
+    keys = []
+    for backend in ("torch", "triton", "auto"):
+        source = generate(analysis, backend=backend)
+        cls = instantiate(source, "AlexNet", str(ALEXNET))
+        keys.append({k: tuple(v.shape) for k, v in cls().state_dict().items()})
+    assert keys[0] == keys[1] == keys[2]
+
+
+def test_train_a_small_spec_loss_falls():
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch")
+    x, y = torch.randn(32, 1, 32, 32), torch.randint(0, 10, (32,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_lrn_network_trains_with_gradients_through_lrn():
+    text = """network Small(x: [N, 3, 16, 16]) -> [N, 5] {
+        c1: conv(8, kernel=3)
+        relu
+        lrn(size=4, alpha=1e-2, beta=0.75, k=2)
+        pool: maxpool(kernel=2)
+        flatten
+        fc: linear(5)
+    }"""
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(text, backend="torch")
+    x, y = torch.randn(16, 3, 16, 16) * 3, torch.randint(0, 5, (16,))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(30):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        assert model.c1.weight.grad.abs().sum() > 0
+        opt.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < 0.5 * first
+
+
+# ---------------------------------------------------------------------------- dslc compile
+
+
+def dslc(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "alexnet_dsl.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def test_dslc_compile_is_deterministic_standalone_and_ruff_clean(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    assert dslc("compile", "specs/alexnet.net", "-o", str(a)).returncode == 0
+    assert dslc("compile", "specs/alexnet.net", "-o", str(b)).returncode == 0
+    text = a.read_text()
+    assert text == b.read_text()
+    assert "import alexnet_dsl" not in text and "from alexnet_dsl" not in text
+    assert "class AlexNet(nn.Module):" in text and "# (N, 96, 55, 55)" in text
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP",
+                           "--line-length", "120", str(a)], capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout
+    # the file alone (no alexnet_dsl on the path) defines the module, same function as compile()
+    code = ("import importlib.util, sys, torch; sys.path = [p for p in sys.path if 'work/main' not in p]; "
+            f"spec = importlib.util.spec_from_file_location('gen', {str(a)!r}); m = importlib.util.module_from_spec(spec); "
+            "spec.loader.exec_module(m); net = m.AlexNet().eval(); torch.manual_seed(0); "
+            "print(sum(p.numel() for p in net.parameters()), tuple(net(torch.randn(1, 3, 227, 227)).shape))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.stdout.strip() == "60965224 (1, 1000)", r.stderr
+
+
+def test_dslc_compile_matches_api_module(tmp_path):
+    out = tmp_path / "lenet.py"
+    assert dslc("compile", "specs/lenet5.net", "-o", str(out)).returncode == 0
+    api = alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch")
+    assert out.read_text() == api.dslc_source
+
+
+def test_dslc_compile_fails_cleanly_and_atomically(tmp_path):
+    out = tmp_path / "out.py"
+    out.write_text("# precious\n")
+    r = dslc("compile", "tests/data/bad/alexnet_224.net", "-o", str(out))
+    assert r.returncode == 1 and "error[E0301]" in r.stderr
+    assert out.read_text() == "# precious\n"
+    assert list(tmp_path.iterdir()) == [out]
+    r = dslc("compile", "specs/alexnet.net", "-o", str(tmp_path / "missing-dir" / "x.py"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_dslc_compile_refuses_to_overwrite_its_input(tmp_path):
+    spec = tmp_path / "net.net"
+    spec.write_text(ALEXNET.read_text())
+    r = dslc("compile", str(spec), "-o", str(spec))
+    assert r.returncode == 2 and "input" in r.stderr
+    assert spec.read_text() == ALEXNET.read_text()
+
+
+@pytest.mark.parametrize("name", ["class", "forward", "__init__", "self", "None", "import", "x", "torch",
+                                  "training", "_private", "F", "nn", "lambda"])
+def test_hostile_layer_names_cannot_inject_code(name):
+    text = f"network {name}({name}: [N, 3, 8, 8]) {{\n    {name}2: conv(4, kernel=3)\n    relu\n}}\n"
+    text = text.replace(f"    {name}2:", f"    {name}:") if name not in ("x",) else text
+    analysis = check_text(text)
+    if not analysis.ok:  # reserved in the language: refused with a diagnostic, never compiled
+        assert all(d.code.startswith("E") for d in analysis.errors)
+        return
+    source = generate(analysis)
+    compile(source, "<test>", "exec")  # valid Python
+    model = alexnet_dsl.compile(text, backend="torch")
+    assert model(torch.randn(1, 3, 8, 8)).shape == (1, 4, 6, 6)
