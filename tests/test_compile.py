@@ -319,3 +319,32 @@ def test_hostile_layer_names_cannot_inject_code(name):
     compile(source, "<test>", "exec")  # valid Python
     model = alexnet_dsl.compile(text, backend="torch")
     assert model(torch.randn(1, 3, 8, 8)).shape == (1, 4, 6, 6)
+
+
+def test_works_under_torch_compile():
+    text = """network Small(x: [N, 3, 16, 16]) -> [N, 5] {
+        c1: conv(8, kernel=3, padding=1)
+        relu
+        lrn(size=3, alpha=1e-2, beta=0.75, k=2)
+        pool: maxpool(kernel=2)
+        flatten
+        fc: linear(5)
+        softmax
+    }"""
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(text, backend="torch").eval()
+    compiled = torch.compile(model)
+    x = torch.randn(2, 3, 16, 16) * 10
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-6)
+
+
+def test_save_and_load(tmp_path):
+    a = alexnet_dsl.compile(ROOT / "specs" / "resnet18.net", backend="torch")
+    torch.save(a.state_dict(), tmp_path / "w.pt")
+    b = alexnet_dsl.compile(ROOT / "specs" / "resnet18.net", backend="torch")
+    b.load_state_dict(torch.load(tmp_path / "w.pt"))
+    assert "layer2_0.shortcut.weight" in b.state_dict()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(a.eval()(x), b.eval()(x))

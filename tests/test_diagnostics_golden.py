@@ -28,6 +28,7 @@ def expected(path: Path) -> Counter:
         comment = line[line.index("#"):]
         for kind, codes in MARK.findall(comment):
             for code in codes.split():
+                assert code[0] == kind, f"{path.name}:{number}: {code} listed under {kind}:"
                 out[(number, code)] += 1
     return out
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import scaled
 
 from alexnet_dsl.check import check_text
 from alexnet_dsl.solve import IntSet
@@ -121,7 +122,7 @@ def networks(draw):
     return "network R(x: [N, 3, H, 9]) {\n" + "\n".join("    " + s for s in lines) + "\n}\n"
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=scaled(80), deadline=None)
 @given(networks())
 def test_solver_is_exact(text):
     a = check_text(text)

@@ -229,7 +229,7 @@ def conv2d_relu_lrn_kernel(
                         band = band.to(tl.bfloat16)
                     for p in tl.static_range(LRN_PARTS):
                         window_sum = tl.dot(parts[src * LRN_PARTS + p], band, window_sum, input_precision="ieee")
-            scale = tl.exp2(tl.log2(lrn_k + lrn_alpha / LRN_SIZE * window_sum) * lrn_neg_beta)
+            scale = tl.exp2(tl.log2(lrn_k + lrn_alpha * window_sum) * lrn_neg_beta)
             normalised = normalised + (outs[dst] * scale,)
         outs = normalised
 
