@@ -161,9 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("code", metavar="CODE")
     explain.set_defaults(func=cmd_explain)
 
-    from .cli_compile import add_commands
+    from . import cli_compile, cli_interop, cli_tools
 
-    add_commands(sub)
+    for module in (cli_compile, cli_tools, cli_interop):
+        module.add_commands(sub)
     return parser
 
 

@@ -202,8 +202,8 @@ def conv2d_relu_lrn_kernel(
                 sq = sq - part
                 if LRN_DOT_BF16:
                     parts = parts + (part.to(tl.bfloat16),)
-                else:
-                    parts = parts + (part,)
+                else:  # interpreter: the same bf16 values, multiplied as fp32 (it has no bf16 matmul)
+                    parts = parts + (part.to(tl.bfloat16).to(tl.float32),)
 
         # band(src, dst)[j, c] = 1 when channel src*Cg + j is in the window of dst*Cg + c:
         #     -(size//2) <= (src*Cg + j) - (dst*Cg + c) <= (size-1)//2
