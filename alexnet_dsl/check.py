@@ -7,6 +7,8 @@ Each stage only reads what the one before produced. This module imports neither 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -113,7 +115,27 @@ def check_text(text: str, path: str = "<string>") -> Analysis:
     return check_source(Source(path, text))
 
 
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """Checking builds many small acyclic objects; the cyclic collector re-scanning them all makes
+    large specs quadratic (100,000 layers: 27 s with it, 9 s without). Reference counting frees
+    them either way."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def check_source(source: Source) -> Analysis:
+    """Check a spec: parse, lower, infer shapes, solve for admissible sizes."""
+    with _no_cyclic_gc():
+        return _check(source)
+
+
+def _check(source: Source) -> Analysis:
     analysis = Analysis(source)
     tree, diags = parse(source)
     if tree is None:

@@ -36,13 +36,23 @@ class Val:
     text: str
 
     def show(self) -> str:
-        return f"`{self.text}`"
+        text = self.text if len(self.text) <= 24 else self.text[:20] + "…"
+        return f"`{text}`"
+
+
+def parse_int(text: str) -> int:
+    """An integer literal; anything past MAX_INT is clamped (it is an error wherever it is used),
+    which also keeps 5,000-digit literals from costing quadratic time."""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > 12:
+        return -(MAX_INT + 1) if text.startswith("-") else MAX_INT + 1
+    return int(text)
 
 
 def _number(tok: Token) -> Val:
     text = str(tok)
     if re.fullmatch(r"[+-]?\d+", text):
-        return Val("int", int(text), token_span(tok), text)
+        return Val("int", parse_int(text), token_span(tok), text)
     return Val("float", float(text), token_span(tok), text)
 
 
@@ -295,9 +305,10 @@ class _Lowerer:
                     self.err("E0104", f"a dimension must be an integer or a symbol, got `{text}`", span)
                     ok = False
                     continue
-                value = int(text)
+                value = parse_int(text)
                 if value > MAX_INT:
-                    self.err("E0105", f"dimension {text} is larger than {MAX_INT}", span)
+                    self.err("E0105", f"dimension {text[:20]}{'…' if len(text) > 20 else ''} is larger "
+                             f"than {MAX_INT}", span)
                     ok = False
                     continue
                 dims.append(value)
@@ -541,7 +552,8 @@ class _Lowerer:
                 self.err("E0105", f"`{key}` must be finite, got {show}", val.span)
                 return False
             if isinstance(x, int) and x > MAX_INT:
-                self.err("E0105", f"`{key}` is {show}, larger than the largest supported {MAX_INT}",
+                shown = show if len(show) <= 24 else show[:20] + "…"
+                self.err("E0105", f"`{key}` is {shown}, larger than the largest supported {MAX_INT}",
                          val.span)
                 return False
             if param.lo is not None and x < param.lo:

@@ -83,6 +83,7 @@ def _parser() -> tuple[Lark, _LineJoiner]:
         propagate_positions=True,
         maybe_placeholders=True,
         postlex=joiner,
+        cache=True,  # the LALR tables, pickled in the temp dir: most of `dslc check`'s start-up
     )
     return lark, joiner
 

@@ -16,6 +16,7 @@ SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.net"))
 REFERENCE = {
     "alexnet": (60_965_224, 724_406_816),
     "alexnet_blocks": (60_965_224, 724_406_816),
+    "alexnet_hw": (60_965_224, None),
     "alexnet_ungrouped": (62_378_344, 1_135_256_096),
     "alexnet_torchvision": (61_100_840, 714_188_480),
     "alexnet_keras_bn": (46_815_312, 1_005_915_264),

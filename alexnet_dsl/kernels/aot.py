@@ -22,11 +22,12 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
 from .reference import ConvGeometry, LRNParams
-from .tuning import Problem, configs_for
+from .tuning import Config, Problem, configs_for
 
 ALEXNET_CONV1 = ConvGeometry(128, 3, 227, 227, 96, 55, 55, 11, 11, (4, 4), (0, 0), (1, 1), 1)
 ALEXNET_CONV2 = ConvGeometry(128, 96, 27, 27, 256, 27, 27, 5, 5, (1, 1), (2, 2), (1, 1), 2)
@@ -39,7 +40,6 @@ PRECISIONS = {
     "bf16": (torch.bfloat16, False),
     "fp16": (torch.float16, False),
 }
-_TRITON_TYPE = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 _MMA = re.compile(r"\b(?:wgmma\.mma_async|mma\.sync)[\w.]*")
 
 
@@ -74,6 +74,63 @@ def variants() -> list[Variant]:
     return out
 
 
+class _TensorStandIn:
+    """What the JIT looks at in a tensor argument: dtype, address (16-byte aligned, as torch allocates) and strides."""
+
+    def __init__(self, dtype: torch.dtype, shape: tuple[int, ...]) -> None:
+        self.dtype = dtype
+        self._stride = _contiguous(shape)
+
+    def data_ptr(self) -> int:
+        return 0
+
+    def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
+        return self._stride if dim is None else self._stride[dim]
+
+
+def _contiguous(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, running = [], 1
+    for size in reversed(shape):
+        strides.append(running)
+        running *= size
+    return tuple(reversed(strides))
+
+
+def _specialize(
+    arg_names: list[str], problem: Problem, constexprs: dict[str, Any]
+) -> tuple[dict[str, str], dict[tuple[int, ...], list]]:
+    """Signature and attributes as `JITFunction.run` would derive them from contiguous NCHW tensors of the problem.
+
+    The JIT specialises integers equal to 1 into constants and marks pointers and integers divisible by 16
+    (`tt.divisibility`), which decides vectorisation and async copies; the AOT compile must see the same.
+    """
+    from triton.backends.compiler import BaseBackend
+    from triton.runtime.jit import native_specialize_impl
+
+    from . import conv_lrn
+
+    g = problem.geometry
+    x = _TensorStandIn(problem.dtype, (g.batch, g.in_c, g.in_h, g.in_w))
+    weight = _TensorStandIn(problem.dtype, (g.out_c, g.group_in_c, g.kernel_h, g.kernel_w))
+    out = _TensorStandIn(problem.dtype, (g.batch, g.out_c, g.out_h, g.out_w))
+    values = iter(conv_lrn.kernel_args(problem, x, weight, weight if problem.has_bias else None, out))
+    signature: dict[str, str] = {}
+    attrs: dict[tuple[int, ...], list] = {}
+    for index, name in enumerate(arg_names):
+        if name in constexprs:
+            signature[name] = "constexpr"
+            continue
+        kind, attr = native_specialize_impl(BaseBackend, next(values), False, True, True)
+        if kind == "constexpr":  # an integer 1: the JIT compiles it in
+            signature[name] = "constexpr"
+            constexprs[name] = 1
+            continue
+        signature[name] = kind
+        if attr:
+            attrs[(index,)] = BaseBackend.parse_attr(attr)
+    return signature, attrs
+
+
 @dataclass(frozen=True)
 class CompileResult:
     variant: str
@@ -84,6 +141,28 @@ class CompileResult:
     ptx_lines: int
     cubin_bytes: int  # 0 when compiled with ptx_only
     seconds: float
+    ptxas: str = ""  # ptxas -v summary (registers, spills) when asked for
+
+
+def ptxas_usage(ptx: str, capability: int) -> str:
+    """Registers and spills of a PTX kernel as reported by `ptxas -v` (runs ptxas again: seconds)."""
+    import tempfile
+
+    from triton.backends.nvidia.compiler import get_ptxas, sm_arch_from_capability
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "kernel.ptx")
+        with open(path, "w") as f:
+            f.write(ptx)
+        arch = sm_arch_from_capability(capability)
+        cmd = [get_ptxas(capability).path, "-v", f"--gpu-name={arch}", path, "-o", os.path.join(tmp, "kernel.cubin")]
+        log = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+    used = re.search(r"Used (\d+) registers", log)
+    spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", log)
+    return (
+        f"{used.group(1) if used else '?'} registers, "
+        f"{spills.group(1) if spills else '?'}/{spills.group(2) if spills else '?'} bytes spilled (stores/loads)"
+    )
 
 
 def _skip_ptxas(self: object = None, stages: dict | None = None, *args: object) -> tuple[str, str] | None:
@@ -94,8 +173,14 @@ def _skip_ptxas(self: object = None, stages: dict | None = None, *args: object) 
     return None
 
 
-def compile_variant(variant: Variant, capability: int, ptx_only: bool = False) -> CompileResult:
-    """Compile one variant with the first configuration the tuner would try on a GPU.
+def compile_variant(
+    variant: Variant,
+    capability: int,
+    ptx_only: bool = False,
+    with_ptxas_usage: bool = False,
+    config: Config | None = None,
+) -> CompileResult:
+    """Compile one variant, by default with the first configuration the tuner would try on a GPU.
 
     With `ptx_only` the PTX is not assembled (no cubin): same PTX and shared memory, about half the time.
     """
@@ -106,21 +191,11 @@ def compile_variant(variant: Variant, capability: int, ptx_only: bool = False) -
     from . import conv_lrn
 
     problem = variant.problem(capability)
-    config = configs_for(problem)[0]
-    constexprs = conv_lrn.kernel_constexprs(problem, config, interpreted=False)
+    config = config or configs_for(problem)[0]
     jit_fn = conv_lrn.kernel(interpreted=False)
-    element = _TRITON_TYPE[problem.dtype]
-    signature = {}
-    for name in jit_fn.arg_names:
-        if name in constexprs:
-            signature[name] = "constexpr"
-        elif name.endswith("_ptr"):
-            signature[name] = f"*{element}"
-        elif name.startswith("lrn_"):
-            signature[name] = "fp32"
-        else:
-            signature[name] = "i32"
-    source = ASTSource(fn=jit_fn, signature=signature, constexprs=constexprs)
+    constexprs = conv_lrn.kernel_constexprs(problem, config, interpreted=False)
+    signature, attrs = _specialize(jit_fn.arg_names, problem, constexprs)
+    source = ASTSource(fn=jit_fn, signature=signature, constexprs=constexprs, attrs=attrs)
     options = {"num_warps": config.num_warps, "num_stages": config.num_stages, "enable_fp_fusion": True}
     saved_hook = triton.knobs.runtime.add_stages_inspection_hook
     if ptx_only:
@@ -144,19 +219,23 @@ def compile_variant(variant: Variant, capability: int, ptx_only: bool = False) -
         ptx_lines=ptx.count("\n"),
         cubin_bytes=len(compiled.asm["cubin"]) if not ptx_only else 0,
         seconds=round(seconds, 2),
+        ptxas=ptxas_usage(ptx, capability) if with_ptxas_usage else "",
     )
 
 
-def _compile_one(job: tuple[Variant, int, bool]) -> CompileResult:
+def _compile_one(job: tuple[Variant, int, bool, bool]) -> CompileResult:
     return compile_variant(*job)
 
 
 def compile_all(
-    pairs: list[tuple[Variant, int]] | None = None, ptx_only: bool = False, jobs: int | None = None
+    pairs: list[tuple[Variant, int]] | None = None,
+    ptx_only: bool = False,
+    jobs: int | None = None,
+    with_ptxas_usage: bool = False,
 ) -> list[CompileResult]:
     """Compile (variant, capability) pairs, all variants for sm_80 and sm_90 by default, in parallel processes."""
     pairs = pairs or [(variant, capability) for capability in (80, 90) for variant in variants()]
-    work = [(variant, capability, ptx_only) for variant, capability in pairs]
+    work = [(variant, capability, ptx_only, with_ptxas_usage) for variant, capability in pairs]
     jobs = jobs or max(1, min(len(work), os.cpu_count() or 1))
     if jobs == 1:
         return [_compile_one(job) for job in work]
@@ -179,11 +258,13 @@ def mma_summary(mma: list[str]) -> str:
 
 def table(results: list[CompileResult]) -> str:
     lines = [
-        "| variant | sm | tensor-core instructions in PTX | shared memory (bytes) | config |",
-        "|---|---|---|---|---|",
+        "| variant | sm | tensor-core instructions in PTX | shared memory (bytes) | ptxas -v | config |",
+        "|---|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: (r.variant, r.capability)):
-        lines.append(f"| {r.variant} | {r.capability} | {mma_summary(r.mma)} | {r.shared_bytes} | {r.config} |")
+        lines.append(
+            f"| {r.variant} | {r.capability} | {mma_summary(r.mma)} | {r.shared_bytes} | {r.ptxas or '-'} | {r.config} |"
+        )
     return "\n".join(lines)
 
 
@@ -193,12 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capability", type=int, action="append", help="80, 90 (default: both)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel compiles (default: CPU count)")
     parser.add_argument("--ptx-only", action="store_true", help="skip ptxas (no cubin), about twice as fast")
+    parser.add_argument("--ptxas-usage", action="store_true", help="also report registers and spills (ptxas -v)")
     args = parser.parse_args(argv)
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
         return subprocess.call([sys.executable, "-m", __spec__.name, *(argv or sys.argv[1:])], env=env)
     pairs = [(variant, capability) for capability in args.capability or (80, 90) for variant in variants()]
-    results = compile_all(pairs, ptx_only=args.ptx_only, jobs=args.jobs)
+    results = compile_all(pairs, ptx_only=args.ptx_only, jobs=args.jobs, with_ptxas_usage=args.ptxas_usage)
     if args.json:
         for r in results:
             print(json.dumps(asdict(r)))

@@ -57,7 +57,8 @@ from .tuning import Config, Problem
 
 @triton.jit
 def conv2d_relu_lrn_kernel(
-    # Pointers: input (N, C_in, H, W), weight (C_out, C_in/G, KH, KW), bias (C_out,), output (N, C_out, OH, OW)
+    # Pointers: input (N, C_in, H, W), weight (C_out, C_in/G, KH, KW) with contiguous filters, bias, output
+    # (N, C_out, OH, OW); the input and output are read and written through their strides.
     x_ptr,
     w_ptr,
     bias_ptr,
@@ -74,9 +75,6 @@ def conv2d_relu_lrn_kernel(
     stride_xh,
     stride_xw,
     stride_wo,
-    stride_wi,
-    stride_wh,
-    stride_ww,
     stride_yn,
     stride_yc,
     stride_yh,
@@ -165,9 +163,9 @@ def conv2d_relu_lrn_kernel(
             )
             a = tl.load(x_ptrs, mask=mask_x, other=0.0)
 
-            # B tile: weight[group * GROUP_OUT_C + c, i, kh, kw].
-            w_offs = idx_w_i * stride_wi + idx_w_h * stride_wh + idx_w_w * stride_ww  # (BLOCK_K,)
-            w_ptrs = w_col_ptrs[None, :] + w_offs[:, None]  # (BLOCK_K, BLOCK_N)
+            # B tile: weight[group * GROUP_OUT_C + c, i, kh, kw] is at column offset k of output channel c: the
+            # launcher passes a weight whose last three dims are contiguous, so the loads vectorise along k.
+            w_ptrs = w_col_ptrs[None, :] + idx_k[:, None]  # (BLOCK_K, BLOCK_N)
             b = tl.load(w_ptrs, mask=mask_k[:, None] & mask_c[None, :], other=0.0)
 
             if DOT_IN_FP32:
@@ -320,6 +318,28 @@ def kernel_constexprs(problem: Problem, config: Config, interpreted: bool) -> di
     )
 
 
+def kernel_args(problem: Problem, x: Any, weight: Any, bias: Any, out: Any) -> list[Any]:
+    """Run-time arguments of :func:`conv2d_relu_lrn_kernel`, in order (tensors, or stand-ins with `stride()`)."""
+    geometry, lrn = problem.geometry, problem.lrn
+    return [
+        x,
+        weight,
+        bias if bias is not None else weight,  # never read when HAS_BIAS is False
+        out,
+        geometry.batch,
+        geometry.in_h,
+        geometry.in_w,
+        geometry.out_h,
+        geometry.out_w,
+        *x.stride(),
+        weight.stride(0),
+        *out.stride(),
+        float(lrn.alpha) if lrn else 0.0,
+        -float(lrn.beta) if lrn else 0.0,
+        float(lrn.k) if lrn else 0.0,
+    ]
+
+
 def grid(problem: Problem, config: Config) -> tuple[int, int]:
     """(row tiles, channel tiles): with LRN one program covers every channel of its rows."""
     geometry = problem.geometry
@@ -337,6 +357,8 @@ def launch(
 ) -> torch.Tensor:
     """Run the kernel once with a given configuration; arguments must already be checked (`check_conv_args`)."""
     geometry = problem.geometry
+    if not weight[0].is_contiguous():
+        weight = weight.contiguous()  # the kernel reads each output channel's filter as one contiguous row
     interpreted = runs_interpreted(x.device)
     for name, t in (("x", x), ("weight", weight), ("output", out)):
         if t is not None and t.numel() >= 2**31:
@@ -352,23 +374,8 @@ def launch(
     if geometry.gemm_m * geometry.out_c >= 2**31 or x.numel() >= 2**31:
         raise ValueError("tensors with 2**31 or more elements are not supported (int32 indexing)")
 
-    lrn: LRNParams | None = problem.lrn
     kernel(interpreted)[grid(problem, config)](
-        x,
-        weight,
-        bias if bias is not None else weight,  # never read when HAS_BIAS is False
-        out,
-        geometry.batch,
-        geometry.in_h,
-        geometry.in_w,
-        geometry.out_h,
-        geometry.out_w,
-        *x.stride(),
-        *weight.stride(),
-        *out.stride(),
-        float(lrn.alpha) if lrn else 0.0,
-        -float(lrn.beta) if lrn else 0.0,
-        float(lrn.k) if lrn else 0.0,
+        *kernel_args(problem, x, weight, bias, out),
         **kernel_constexprs(problem, config, interpreted),
         num_warps=config.num_warps,
         num_stages=config.num_stages,

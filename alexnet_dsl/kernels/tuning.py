@@ -81,7 +81,7 @@ _GPU_CANDIDATES = (
 
 _MAX_ACC_REGS_PER_THREAD = 128  # fp32 accumulator values per thread (of 255 registers)
 _MAX_SHARED_BYTES = 180 * 1024  # H100 has 227 KB per block; keep room for the epilogue's layout conversions
-_MAX_CANDIDATES = 6  # each costs a compile (seconds) and a check when a problem is first seen
+MAX_CANDIDATES = 6  # each costs a compile (seconds) and a check when a problem is first seen
 
 
 def configs_for(problem: Problem) -> list[Config]:
@@ -104,7 +104,7 @@ def configs_for(problem: Problem) -> list[Config]:
         shared = num_stages * (block_m * block_k + block_k * block_n) * element_bytes
         if acc_regs <= _MAX_ACC_REGS_PER_THREAD and shared <= _MAX_SHARED_BYTES:
             configs.append(Config(block_m, block_n, block_k, num_warps, num_stages))
-    configs = configs[:_MAX_CANDIDATES]
+    configs = configs[:MAX_CANDIDATES]
     if not configs:  # very wide LRN layers: fall back to the smallest tile, correctness first
         configs.append(Config(16, block_n, 32, 4, 2))
     return configs

@@ -1,0 +1,99 @@
+"""alexnet_dsl.testing: the strategies and assert_shapes that users write shape tests with."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from profiles import scaled
+
+import alexnet_dsl
+from alexnet_dsl.check import bind, check_file, check_text
+from alexnet_dsl.testing import admissible_inputs, assert_shapes, networks
+
+ROOT = Path(__file__).parent.parent
+HW = ROOT / "specs" / "alexnet_hw.net"
+COUPLED = """network Coupled(x: [N, 3, H, W]) {
+    conv1: conv(96, kernel=11, stride=4)
+    pool5: maxpool(kernel=3, stride=2)
+    pool6: maxpool(kernel=3, stride=2)
+    flatten -> [N, 2400]
+}
+"""
+
+
+@settings(max_examples=scaled(40), deadline=None)
+@given(admissible_inputs(HW, batch=3))
+def test_admissible_inputs_are_admissible(shape):
+    assert shape[0] == 3 and shape[1] == 3 and 227 <= shape[2] <= 258 and 227 <= shape[3] <= 258
+
+
+def test_admissible_inputs_draw_the_ends():
+    seen = set()
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(admissible_inputs(HW))
+    def collect(shape):
+        seen.add(shape[2])
+
+    collect()
+    assert {227, 258} <= seen
+
+
+@settings(max_examples=scaled(25), deadline=None)
+@given(admissible_inputs(COUPLED))
+def test_coupled_draws_all_check(shape):
+    a = check_text(COUPLED)
+    assert bind(a, {"H": shape[2], "W": shape[3]}).ok
+
+
+@settings(max_examples=scaled(15), deadline=None)
+@given(admissible_inputs(HW, batch=2))
+def test_runtime_shapes_equal_static_over_admissible_inputs(shape):
+    assert_shapes(HW, shape)
+
+
+@settings(max_examples=scaled(25), deadline=None)
+@given(networks())
+def test_runtime_shapes_of_random_networks(net):
+    assert_shapes(net.text, net.input_shape)
+
+
+def test_assert_shapes_on_real_tensors_and_modules():
+    model = alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch")
+    assert_shapes(model, (2, 1, 32, 32), device="cpu")
+
+
+def test_assert_shapes_reports_a_readable_diff():
+    model = alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch")
+    model.c3 = torch.nn.Conv2d(6, 16, 5, padding=1)  # a different module than the spec's: 12x12, not 10x10
+    with pytest.raises(AssertionError) as info:
+        assert_shapes(model, (2, 1, 32, 32), device="cpu")
+    text = str(info.value)
+    assert "c3" in text and "[2, 16, 10, 10]" in text and "[2, 16, 12, 12]" in text and "<-- differs" in text
+
+
+def test_assert_shapes_rejects_inputs_the_network_does_not_accept():
+    with pytest.raises(ValueError, match="expects `image`"):
+        assert_shapes(HW, (1, 3, 200, 200))
+
+
+def test_generated_source_is_identical_across_processes():
+    code = ("import alexnet_dsl.check as c, alexnet_dsl.codegen as g, hashlib; "
+            "print(hashlib.sha256(g.generate(c.check_file('specs/resnet18.net'), backend='auto').encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    assert len(digests) == 1 and len(next(iter(digests)).strip()) == 64
+
+
+def test_example_file_passes():
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "examples/test_shapes_example.py"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "1 passed" in r.stdout
+    assert check_file(HW).admissible["H"].to_json() == [[227, 258]]
