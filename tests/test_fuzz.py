@@ -98,7 +98,7 @@ ALEXNET = SPECS["alexnet.net"]
 
 @pytest.mark.parametrize("text", [
     "\x00" * 10,
-    "network A(x: [N, 3, 8, 8]) {\n    relu\n}\n".encode().decode() + "\udcff",
+    b"network A(x: [N, 3, 8, 8]) {\n    relu\n}\n".decode() + "\udcff",
     "network A(x: [N, 3, 8, 8]) {\n    conv(" + "1" * 30 + ", kernel=" + "9" * 30 + ")\n}\n",
     "network A(x: [N, 3, " + "9" * 30 + ", 8]) {\n    relu\n}\n",
     "network A(x: [N, 3, 8, 8]) {\n    lrn(size=5, alpha=1e999)\n}\n",
