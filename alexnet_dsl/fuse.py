@@ -32,7 +32,7 @@ def _chains(net: ir.Network) -> list[list[int]]:
 
     chains = []
     for i, layer in enumerate(net.layers):
-        if not isinstance(layer.op, ir.Conv):
+        if not isinstance(layer.op, ir.Conv) or _explicit_padding(layer.op) is None:
             continue
         j = only_reader(i)
         if j is None or net.layers[j].op != ir.Activation("relu"):
@@ -43,6 +43,16 @@ def _chains(net: ir.Network) -> list[list[int]]:
             chain.append(k)
         chains.append(chain)
     return chains
+
+
+def _explicit_padding(conv: ir.Conv) -> tuple[int, int] | None:
+    """The conv's padding as a pair; None for `same` that pads unevenly (an even window)."""
+    if conv.padding != "same":
+        return conv.padding  # type: ignore[return-value]
+    totals = [d * (k - 1) for d, k in zip(conv.dilation, conv.kernel)]
+    if any(t % 2 for t in totals):
+        return None
+    return (totals[0] // 2, totals[1] // 2)
 
 
 def fuse(net: ir.Network) -> ir.Network:
@@ -57,7 +67,8 @@ def fuse(net: ir.Network) -> ir.Network:
         conv = net.layers[chain[0]]
         parts = [net.layers[i] for i in chain]
         lrn = parts[2].op if len(parts) == 3 else None
-        op = ir.FusedConv(conv.op, True, lrn, tuple(p.name for p in parts))  # type: ignore[arg-type]
+        explicit = replace(conv.op, padding=_explicit_padding(conv.op))  # type: ignore[arg-type]
+        op = ir.FusedConv(explicit, True, lrn, tuple(p.name for p in parts))  # type: ignore[arg-type]
         fused_at[chain[0]] = replace(conv, op=op, span=conv.span.join(parts[-1].span),
                                      assertions=tuple(a for p in parts for a in p.assertions))
         removed.update(chain[1:])

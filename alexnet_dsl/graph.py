@@ -195,7 +195,7 @@ def dot_source(analysis: Analysis, fused: dict[str, str] | None = None) -> str:
                 inst = p[len(where)]
                 done.add(inst)
                 with graph.subgraph(name=f"cluster_{next(counter)}") as c:
-                    c.attr(label=f"{inst.split('.')[-1]}: {blocks[inst]}", style="rounded,filled",
+                    c.attr(label=f"{inst.split('.')[-1]}: {blocks[inst]}", labeljust="l", style="rounded,filled",
                            color="#b7b7b7", fillcolor="#f7f7f7", fontsize="10", margin="8")
                     fill_cluster(c, (*where, inst))
 
