@@ -193,4 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the `alexnet_dsl.cli` module, not this `__main__` copy, whose UsageError the subcommands
+    # would not raise
+    from alexnet_dsl.cli import main as _main
+
+    sys.exit(_main())

@@ -3,40 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-
-def atomic_write(path: Path, text: str, *, inputs: tuple[Path, ...] = ()) -> None:
-    """Write via a temporary file in the same directory and a rename: never a partial file."""
-    target = path.resolve()
-    for source in inputs:
-        try:
-            if source.resolve() == target or (target.exists() and os.path.samefile(source, target)):
-                raise ValueError(f"refusing to write over the input `{source}`")
-        except FileNotFoundError:
-            pass
-    directory = target.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no directory `{directory}` for `{path}`")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+from .files import atomic_write
 
 
 def parse_sizes(text: str | None) -> dict[str, int]:

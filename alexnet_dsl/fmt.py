@@ -1,8 +1,8 @@
 """`dslc fmt`: a spec's canonical layout, keeping every comment.
 
 The canonical form: 4-space indentation; `name: op(arg, key=value) from src -> [dims]`, one
-layer per line; the `->` of the single-line layers of a body aligned one space after the longest,
-their trailing comments aligned two spaces after the longest line; one blank line between
+layer per line; the `->` of the single-line layers of a body aligned one space after the longest
+of them, their trailing comments two spaces after the longest line; one blank line between
 top-level items, other blank lines kept (a run of them becomes one); items, names and numbers
 exactly as written; no trailing whitespace; a final newline.
 
@@ -16,7 +16,9 @@ describes the same network and formats to itself before returning it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+import itertools
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -69,6 +71,9 @@ class _Sink:
     def __call__(self, tok: Token) -> Token:
         self.comments.append(tok)
         return tok
+
+
+_LOCK = threading.Lock()  # one parser, one comment sink: one parse at a time
 
 
 @lru_cache(maxsize=1)
@@ -225,13 +230,14 @@ def _tokens(tree: Tree) -> list[Token]:
 
 def _format(text: str) -> str:
     lark, sink = _parser()
-    sink.comments = []
-    tree = lark.parse(text)
-    comments = _attach(_tokens(tree), sink.comments)
-    found = len(sink.comments)
+    with _LOCK:
+        sink.comments = []
+        tree = lark.parse(text)
+        found = sink.comments
+    comments = _attach(_tokens(tree), found)
     blank = {n for n, line in enumerate(text.split("\n"), 1) if not line.strip()}
     w = _Writer(comments, blank)
-    bodies = iter(range(1, 1_000_000))
+    bodies = itertools.count(1)
     for item in (c for c in tree.children if isinstance(c, Tree)):
         _item(w, item, bodies)
         w.force_blank = True
@@ -239,11 +245,11 @@ def _format(text: str) -> str:
     comments.at_end = []
     w.newline()
     if comments.left():
-        raise FormatterBug(f"{comments.left()} comment(s) of {found} were not placed")
+        raise FormatterBug(f"{comments.left()} comment(s) of {len(found)} were not placed")
     return _assemble(w.lines)
 
 
-def _item(w: _Writer, tree: Tree, bodies) -> None:
+def _item(w: _Writer, tree: Tree, bodies: Iterator[int]) -> None:
     """`network NAME(input: [dims]) -> [dims] { ... }` or `block NAME(params) { ... }`."""
     kids = _kids(tree)
     keyword, name, open_, *rest = kids
@@ -294,9 +300,7 @@ def _layer(w: _Writer, tree: Tree, body: int) -> None:
         w.token(kids[1])
         kids = kids[2:]
     _call(w, kids[0], space=True)
-    kids = kids[1:]
-    while kids:
-        k = kids.pop(0)
+    for k in kids[1:]:  # `from src`, `-> [dims]`
         if isinstance(k, Tree):
             _group_of(w, k, space=True)
             continue
@@ -401,9 +405,9 @@ def _group(w: _Writer, open_: Token, items: list[Item], close: Token, *, trailin
 
 def _assemble(lines: list[_Line]) -> str:
     """Align `->` and trailing comments within each body; join the lines."""
-    arrow_col: dict[int, int] = {}
+    arrow_col: dict[int, int] = {}  # one past the longest single-line layer: shapes read as a column
     for line in lines:
-        if line.arrow is not None and line.body is not None:
+        if line.body is not None:
             width = len(INDENT * line.indent + line.text[: line.arrow])
             arrow_col[line.body] = max(arrow_col.get(line.body, 0), width)
     texts = []

@@ -32,6 +32,7 @@ import pickle
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -49,6 +50,7 @@ from .check import Analysis
 from .codegen import _topological, mangle
 
 OPSET = 20
+MIN_OPSET = 18  # the oldest the torch.export-based exporter writes
 # protobuf cannot serialise a message over 2 GiB; keep room for the graph itself
 EXTERNAL_DATA_BYTES = 1_800_000_000
 
@@ -107,14 +109,18 @@ def _lrn_as_custom_op(model: nn.Module) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """torch.export logs a page of solver traces for every guard it cannot simplify."""
+    """torch.export logs a page of solver traces for every guard it cannot simplify, and the
+    exporter warns about its own internals."""
     names = ("torch.fx.experimental.symbolic_shapes", "torch.export", "torch._dynamo", "torch.onnx")
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            # torch's deprecations and notes from inside the exporter: nothing a user can act on
+            warnings.simplefilter("ignore")
+            yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
@@ -178,7 +184,8 @@ class ExportResult:
         if self.disagreements:
             second += f", {len(self.disagreements)} disagree"
         if self.absent:
-            second += f"; no node of their own: {', '.join(self.absent)}"
+            shown = ", ".join(self.absent[:5]) + (f" and {len(self.absent) - 5} more" if len(self.absent) > 5 else "")
+            second += f"; {len(self.absent)} folded into other nodes or no-ops: {shown}"
         return first + "\n" + second
 
 
@@ -196,6 +203,8 @@ def export_onnx(spec, path, weights=None, sizes: dict[str, int] | None = None, *
     Raises `DslError` for a spec that does not check, `ExportError` when the weights do not fit or
     the export fails. Shape disagreements with ONNX do not raise: see `.disagreements`.
     """
+    if not MIN_OPSET <= opset <= max_opset():
+        raise ValueError(f"opset must be in {MIN_OPSET}..{max_opset()}, got {opset}")
     sizes = dict(sizes or {})
     model = compile_spec(spec, backend="torch", **sizes)
     analysis: Analysis = model.dslc_analysis
@@ -226,6 +235,9 @@ def export_onnx(spec, path, weights=None, sizes: dict[str, int] | None = None, *
     proto = onnx_program.model_proto
     proto.graph.name = net.name
     proto.doc_string = f"{net.name} from {Path(analysis.source.path).name}, exported by dslc {__version__}"
+    if analysis.admissible:
+        onnx.helper.set_model_props(proto, {
+            "dslc.admissible": "; ".join(f"{s} in {v.describe()}" for s, v in analysis.admissible.items())})
 
     values = _layer_values(proto, model, analysis)
     checks = compare_shapes(analysis, proto, values)
@@ -247,6 +259,11 @@ def export_onnx(spec, path, weights=None, sizes: dict[str, int] | None = None, *
         nodes=len(proto.graph.node), lrn_nodes=sum(n.op_type == "LRN" for n in proto.graph.node),
         external_data=big, checks=checks, absent=absent,
     )
+
+
+def max_opset() -> int:
+    """The newest opset the installed onnx knows."""
+    return onnx.defs.onnx_opset_version()
 
 
 def _first_line(e: BaseException) -> str:
@@ -404,10 +421,18 @@ def _layer_values(proto: onnx.ModelProto, model: nn.Module, analysis: Analysis) 
                 m = where.search(trace)
                 if m is None or int(m.group(1)) != line_of[name]:
                     read_elsewhere.add(name)
+    # a line may also compute sizes (int64 scalars for a reshape, symbolic checks): keep tensors of
+    # the layer's rank
+    ranks = {i.layer.name: len(i.shape) for i in analysis.infos if i.shape is not None}
+    types = {v.name: v.type.tensor_type for v in [*proto.graph.value_info, *proto.graph.output]}
     values: dict[str, str] = {}
     for line, outs in produced.items():
+        layer = line_layer[line]
+        outs = [o for o in outs if o not in types or (
+            types[o].elem_type == onnx.TensorProto.FLOAT and len(types[o].shape.dim) == ranks.get(layer))]
         leaving = [o for o in outs if o in read_elsewhere]
-        values[line_layer[line]] = (leaving or outs)[-1]
+        if outs:
+            values[layer] = (leaving or outs)[-1]
     return values
 
 

@@ -52,7 +52,12 @@ class Variant:
 
     @property
     def name(self) -> str:
-        parts = [self.layer, self.precision, "relu" if self.relu else "norelu", "lrn" if self.lrn else "nolrn"]
+        parts = [
+            self.layer,
+            self.precision,
+            "relu" if self.relu else "norelu",
+            "lrn" if self.lrn else "nolrn",
+        ]
         return "-".join(parts)
 
     def problem(self, capability: int) -> Problem:
@@ -120,7 +125,8 @@ def _specialize(
         if name in constexprs:
             signature[name] = "constexpr"
             continue
-        kind, attr = native_specialize_impl(BaseBackend, next(values), False, True, True)
+        specialize = name not in conv_lrn.DO_NOT_SPECIALIZE
+        kind, attr = native_specialize_impl(BaseBackend, next(values), False, specialize, True)
         if kind == "constexpr":  # an integer 1: the JIT compiles it in
             signature[name] = "constexpr"
             constexprs[name] = 1
@@ -155,7 +161,14 @@ def ptxas_usage(ptx: str, capability: int) -> str:
         with open(path, "w") as f:
             f.write(ptx)
         arch = sm_arch_from_capability(capability)
-        cmd = [get_ptxas(capability).path, "-v", f"--gpu-name={arch}", path, "-o", os.path.join(tmp, "kernel.cubin")]
+        cmd = [
+            get_ptxas(capability).path,
+            "-v",
+            f"--gpu-name={arch}",
+            path,
+            "-o",
+            os.path.join(tmp, "kernel.cubin"),
+        ]
         log = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
     used = re.search(r"Used (\d+) registers", log)
     spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", log)
@@ -274,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capability", type=int, action="append", help="80, 90 (default: both)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel compiles (default: CPU count)")
     parser.add_argument("--ptx-only", action="store_true", help="skip ptxas (no cubin), about twice as fast")
-    parser.add_argument("--ptxas-usage", action="store_true", help="also report registers and spills (ptxas -v)")
+    parser.add_argument(
+        "--ptxas-usage", action="store_true", help="also report registers and spills (ptxas -v)"
+    )
     args = parser.parse_args(argv)
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}

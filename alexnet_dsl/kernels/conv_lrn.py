@@ -10,7 +10,8 @@ Design
 ------
 * GEMM view: row m = (n, oh, ow) of the output, column = output channel, reduction k = (ci, kh, kw) of one group,
   kw fastest, so k runs along contiguous memory of the NCHW input and of the (C_out, C_in/g, KH, KW) weight.
-  Tensors are read and written through their strides in their own layout: no NHWC conversion, no weight repacking.
+  Input and output are read and written through their strides, in the caller's layout: no NHWC conversion. The
+  weight is used as it is when each filter is contiguous (always, for an nn.Conv2d), else copied once per call.
   Every load is masked (rows past N*OH*OW, k past C_in/g*KH*KW, padding pixels, padded channels).
 * How a tile gets its neighbours. LRN needs, for channel c, the channels [c - size//2, c + (size-1)//2] of *all*
   output channels (the window crosses conv group boundaries: AlexNet conv2 has two groups of 128, and channels
@@ -34,7 +35,9 @@ Design
   bfloat16 inputs are multiplied as they are and rounded once, at the store.
 * The interpreter (TRITON_INTERPRET=1, CPU tensors) cannot multiply bfloat16 matrices, so there (and only there)
   `DOT_IN_FP32` upcasts bf16 tiles before `tl.dot` (exact: bf16 x bf16 products fit in fp32) and the band product
-  runs on the fp32 parts instead of bf16 copies of the same values. Everything else is the same code.
+  multiplies the bf16-rounded parts as fp32 values (the same numbers). Everything else is the same code.
+* Registers are the limit (docs/kernels.md has ptxas's counts): with 256 channels in registers, BLOCK_M=64 needs
+  8 warps to stay near the 255-register ceiling; the tuner's candidates are ordered accordingly.
 
 Layout of this file: kernel -> launcher (check, allocate, launch) -> the compile-time parameters shared with the
 ahead-of-time compile in ``aot.py``. The pure-torch reference is in ``reference.py``; tuning is in ``tuning.py``.
@@ -51,11 +54,14 @@ import triton.language as tl
 from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
-from .reference import ConvGeometry, LRNParams
 from .tuning import Config, Problem
 
+# The batch size is not specialised on (divisible by 16, or 1), so the tuner's correctness check on the first images
+# runs the very binary that then runs the whole batch.
+DO_NOT_SPECIALIZE = ("BATCH",)
 
-@triton.jit
+
+@triton.jit(do_not_specialize=DO_NOT_SPECIALIZE)
 def conv2d_relu_lrn_kernel(
     # Pointers: input (N, C_in, H, W), weight (C_out, C_in/G, KH, KW) with contiguous filters, bias, output
     # (N, C_out, OH, OW); the input and output are read and written through their strides.
@@ -152,7 +158,12 @@ def conv2d_relu_lrn_kernel(
             idx_x_h = idx_x_h0[:, None] + (idx_w_h * DIL_H)[None, :]  # (BLOCK_M, BLOCK_K)
             idx_x_w = idx_x_w0[:, None] + (idx_w_w * DIL_W)[None, :]
             idx_x_c = group * GROUP_IN_C + idx_w_i
-            x_ptrs = x_row_ptrs[:, None] + (idx_x_c * stride_xc)[None, :] + idx_x_h * stride_xh + idx_x_w * stride_xw
+            x_ptrs = (
+                x_row_ptrs[:, None]
+                + (idx_x_c * stride_xc)[None, :]
+                + idx_x_h * stride_xh
+                + idx_x_w * stride_xw
+            )
             mask_x = (
                 mask_m[:, None]
                 & mask_k[None, :]
@@ -226,7 +237,9 @@ def conv2d_relu_lrn_kernel(
                     if LRN_DOT_BF16:
                         band = band.to(tl.bfloat16)
                     for p in tl.static_range(LRN_PARTS):
-                        window_sum = tl.dot(parts[src * LRN_PARTS + p], band, window_sum, input_precision="ieee")
+                        window_sum = tl.dot(
+                            parts[src * LRN_PARTS + p], band, window_sum, input_precision="ieee"
+                        )
             scale = tl.exp2(tl.log2(lrn_k + lrn_alpha * window_sum) * lrn_neg_beta)
             normalised = normalised + (outs[dst] * scale,)
         outs = normalised
@@ -265,7 +278,9 @@ def runs_interpreted(device: torch.device) -> bool:
         return True
     if device.type == "cuda":
         return interpreter_enabled()
-    raise RuntimeError(f"fused_conv2d has no Triton backend for device `{device}` (CUDA, or CPU with TRITON_INTERPRET=1)")
+    raise RuntimeError(
+        f"fused_conv2d has no Triton backend for device `{device}` (CUDA, or CPU with TRITON_INTERPRET=1)"
+    )
 
 
 def kernel(interpreted: bool) -> JITFunction | InterpretedFunction:
@@ -282,7 +297,9 @@ def kernel(interpreted: bool) -> JITFunction | InterpretedFunction:
             _INTERPRETED = InterpretedFunction(fn)
         return _INTERPRETED
     if _COMPILED is None:
-        _COMPILED = conv2d_relu_lrn_kernel if isinstance(conv2d_relu_lrn_kernel, JITFunction) else JITFunction(fn)
+        _COMPILED = (
+            conv2d_relu_lrn_kernel if isinstance(conv2d_relu_lrn_kernel, JITFunction) else JITFunction(fn)
+        )
     return _COMPILED
 
 
@@ -343,7 +360,9 @@ def kernel_args(problem: Problem, x: Any, weight: Any, bias: Any, out: Any) -> l
 def grid(problem: Problem, config: Config) -> tuple[int, int]:
     """(row tiles, channel tiles): with LRN one program covers every channel of its rows."""
     geometry = problem.geometry
-    n_tiles = 1 if problem.lrn is not None else geometry.groups * triton.cdiv(geometry.group_out_c, config.block_n)
+    n_tiles = (
+        1 if problem.lrn is not None else geometry.groups * triton.cdiv(geometry.group_out_c, config.block_n)
+    )
     return triton.cdiv(geometry.gemm_m, config.block_m), n_tiles
 
 

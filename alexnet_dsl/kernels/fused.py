@@ -7,7 +7,6 @@ are the reference's by construction; it costs one extra forward convolution.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING
 
 import torch
@@ -35,10 +34,10 @@ def triton_available(device: str | torch.device | None = None) -> tuple[bool, st
 
     With ``device`` None: on any device (a CUDA GPU, or the interpreter for CPU tensors); else on that device.
     """
-    if importlib.util.find_spec("triton") is None:
-        return False, "triton is not installed (pip install triton)"
     try:
         import triton
+    except ModuleNotFoundError as e:
+        return False, f"triton is not installed ({e}; pip install triton)"
     except Exception as e:  # a broken install should say so, not crash the caller
         return False, f"triton failed to import: {type(e).__name__}: {e}"
     interpret = bool(triton.knobs.runtime.interpret)
@@ -180,7 +179,10 @@ class _FusedConv2d(torch.autograd.Function):
         geometry: ConvGeometry = ctx.geometry
         needs = ctx.needs_input_grad[:3]
         with torch.enable_grad():
-            leaves = [None if t is None else t.detach().requires_grad_(need) for t, need in zip((x, weight, bias), needs)]
+            leaves = [
+                None if t is None else t.detach().requires_grad_(need)
+                for t, need in zip((x, weight, bias), needs)
+            ]
             y = fused_conv2d_reference(
                 leaves[0],
                 leaves[1],

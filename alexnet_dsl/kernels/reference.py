@@ -141,12 +141,18 @@ def check_conv_args(
     if x.dim() != 4:
         raise ValueError(f"`x` must be 4-D (N, C, H, W), got shape {tuple(x.shape)}")
     if weight.dim() != 4:
-        raise ValueError(f"`weight` must be 4-D (C_out, C_in/groups, KH, KW), got shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"`weight` must be 4-D (C_out, C_in/groups, KH, KW), got shape {tuple(weight.shape)}"
+        )
     if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
-        got = ", ".join(f"{n}={t.dtype}" for n, t in (("x", x), ("weight", weight), ("bias", bias)) if t is not None)
+        got = ", ".join(
+            f"{n}={t.dtype}" for n, t in (("x", x), ("weight", weight), ("bias", bias)) if t is not None
+        )
         raise TypeError(f"`x`, `weight` and `bias` must share one dtype, got {got}")
     if weight.device != x.device or (bias is not None and bias.device != x.device):
-        got = ", ".join(f"{n} on {t.device}" for n, t in (("x", x), ("weight", weight), ("bias", bias)) if t is not None)
+        got = ", ".join(
+            f"{n} on {t.device}" for n, t in (("x", x), ("weight", weight), ("bias", bias)) if t is not None
+        )
         raise ValueError(f"`x`, `weight` and `bias` must be on one device, got {got}")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"`groups` must be a positive int, got {groups!r}")
@@ -178,7 +184,19 @@ def check_conv_args(
     if min(batch, out_c, kernel_h, kernel_w, w_in_c) < 1:
         raise ValueError(f"empty tensors are not supported: x {tuple(x.shape)}, weight {tuple(weight.shape)}")
     return ConvGeometry(
-        batch, in_c, in_h, in_w, out_c, out_h, out_w, kernel_h, kernel_w, stride_p, padding_p, dilation_p, groups
+        batch,
+        in_c,
+        in_h,
+        in_w,
+        out_c,
+        out_h,
+        out_w,
+        kernel_h,
+        kernel_w,
+        stride_p,
+        padding_p,
+        dilation_p,
+        groups,
     )
 
 

@@ -89,7 +89,12 @@ def undetected_wrong_lrns(case: Case, pre_lrn: torch.Tensor, ref: torch.Tensor, 
 
 
 def run_case(
-    case: Case, dtype: torch.dtype = torch.float32, rtol: float = RTOL_FP32, *, strict: bool = True, **extra: object
+    case: Case,
+    dtype: torch.dtype = torch.float32,
+    rtol: float = RTOL_FP32,
+    *,
+    strict: bool = True,
+    **extra: object,
 ) -> torch.Tensor:
     """Compare one case with the reference. With LRN, the data must also be strong enough that a wrong window
     would have failed: asserted when `strict`, else (random cases) the example is discarded."""
@@ -146,7 +151,10 @@ def cases(draw: st.DrawFn, lrn: bool | None = None) -> Case:
     padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     # Smallest input giving one output pixel, plus up to 7 more rows / columns.
-    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 7)) for d, k, p in zip(dilation, kernel, padding))
+    size = tuple(
+        max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 7))
+        for d, k, p in zip(dilation, kernel, padding)
+    )
     use_lrn = draw(st.booleans()) if lrn is None else lrn
     lrn_params = None
     scale = 1.0
@@ -155,7 +163,9 @@ def cases(draw: st.DrawFn, lrn: bool | None = None) -> Case:
         # alpha = 1 makes LRN dominate at unit scale; the paper's 1e-4 needs inputs of ~100 to matter.
         paper_alpha = draw(st.booleans())
         alpha, scale = (1e-4, 100.0) if paper_alpha else (1.0, 1.0)
-        lrn_params = LRNParams(lrn_size, alpha, draw(st.sampled_from([0.5, 0.75, 1.0])), draw(st.sampled_from([1.0, 2.0])))
+        lrn_params = LRNParams(
+            lrn_size, alpha, draw(st.sampled_from([0.5, 0.75, 1.0])), draw(st.sampled_from([1.0, 2.0]))
+        )
     group_out_c = draw(st.integers(1, 7))
     if use_lrn and groups * group_out_c == 1:
         group_out_c = 2  # with one channel every window is the same: nothing to test
@@ -193,37 +203,55 @@ def test_conv_lrn_matches_reference(case: Case) -> None:
 def test_lrn_windows_spanning_several_groups(case: Case, group_out_c: int, lrn_size: int) -> None:
     """Narrow groups (2..5 channels) with windows up to 6 wide: windows reach over one group into the next."""
     lrn = LRNParams(lrn_size, 1.0, 0.75, 1.0)
-    run_case(Case(**{**case.__dict__, "groups": 3, "group_out_c": group_out_c, "lrn": lrn, "scale": 1.0}), strict=False)
+    run_case(
+        Case(**{**case.__dict__, "groups": 3, "group_out_c": group_out_c, "lrn": lrn, "scale": 1.0}),
+        strict=False,
+    )
 
 
 def test_many_row_tiles_and_k_steps() -> None:
     """More rows than one BLOCK_M (512) and a reduction longer than one BLOCK_K (256): the tile loops run."""
-    case = Case(2, 40, 20, 1, (17, 17), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0)
+    case = Case(
+        2, 40, 20, 1, (17, 17), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0
+    )
     assert case.batch * 17 * 17 > 512 and 40 * 9 > 256
     run_case(case)
 
 
 def test_without_relu_negative_values_reach_lrn() -> None:
-    case = Case(2, 3, 6, 1, (6, 6), (3, 3), (1, 1), (1, 1), (1, 1), True, False, LRNParams(4, 1.0, 0.75, 1.0), 1.0)
+    case = Case(
+        2, 3, 6, 1, (6, 6), (3, 3), (1, 1), (1, 1), (1, 1), True, False, LRNParams(4, 1.0, 0.75, 1.0), 1.0
+    )
     out = run_case(case)
     assert (out < 0).any()
 
 
 def test_strided_input_views() -> None:
     """Non-contiguous inputs (a channels-last copy and a sliced view) are read through their strides."""
-    case = Case(2, 4, 6, 2, (9, 9), (3, 3), (2, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0)
+    case = Case(
+        2, 4, 6, 2, (9, 9), (3, 3), (2, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0
+    )
     x, w, b = case.tensors()
     ref = fused_conv2d_reference(x, w, b, **case.kwargs())
-    assert_matches(fused_conv2d(x.to(memory_format=torch.channels_last), w, b, **case.kwargs()), ref, RTOL_FP32)
+    assert_matches(
+        fused_conv2d(x.to(memory_format=torch.channels_last), w, b, **case.kwargs()), ref, RTOL_FP32
+    )
     wide = torch.zeros(2, 16, 9, 12)
     wide[:, ::2, :, 1:10] = x
-    assert_matches(fused_conv2d(wide[:, ::2, :, 1:10], w.permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2), b,
-                                **case.kwargs()), ref, RTOL_FP32)  # fmt: skip
+    assert_matches(
+        fused_conv2d(
+            wide[:, ::2, :, 1:10], w.permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2), b, **case.kwargs()
+        ),
+        ref,
+        RTOL_FP32,
+    )
 
 
 # ---- dtypes and TF32 ----------------------------------------------------------------------------------------------
 
-LOW_PRECISION_CASE = Case(2, 5, 12, 2, (8, 8), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(5, 1.0, 0.75, 1.0), 1.0)
+LOW_PRECISION_CASE = Case(
+    2, 5, 12, 2, (8, 8), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(5, 1.0, 0.75, 1.0), 1.0
+)
 
 
 @pytest.mark.parametrize(("dtype", "rtol"), [(torch.float16, 2e-3), (torch.bfloat16, 1.6e-2)])
@@ -253,7 +281,9 @@ def test_tf32_follows_cudnn_switch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_gradients_equal_the_reference(with_bias: bool) -> None:
-    case = Case(2, 3, 4, 2, (7, 7), (3, 3), (1, 2), (1, 1), (1, 1), with_bias, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0)
+    case = Case(
+        2, 3, 4, 2, (7, 7), (3, 3), (1, 2), (1, 1), (1, 1), with_bias, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0
+    )
     x, w, b = case.tensors()
     inputs = [t.requires_grad_() for t in (x, w, b) if t is not None]
     grad_out = torch.randn(fused_conv2d_reference(x, w, b, **case.kwargs()).shape)
@@ -265,7 +295,9 @@ def test_gradients_equal_the_reference(with_bias: bool) -> None:
 
 
 def test_gradient_only_for_inputs_that_need_it() -> None:
-    case = Case(1, 2, 3, 1, (5, 5), (3, 3), (1, 1), (0, 0), (1, 1), True, True, LRNParams(2, 1.0, 0.75, 1.0), 1.0)
+    case = Case(
+        1, 2, 3, 1, (5, 5), (3, 3), (1, 1), (0, 0), (1, 1), True, True, LRNParams(2, 1.0, 0.75, 1.0), 1.0
+    )
     x, w, b = case.tensors()
     x.requires_grad_()
     out = fused_conv2d(x, w, b, **case.kwargs())
@@ -327,6 +359,8 @@ def test_interpreter_switch_works_after_triton_was_imported_without_it() -> None
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -103,3 +107,37 @@ def test_kernel_rejects_float64_reference_accepts_it() -> None:
     with pytest.raises(TypeError, match="float64"):
         fused_conv2d(x, w, b, groups=2)
     assert fused_conv2d_reference(x, w, b, groups=2).dtype == torch.float64
+
+
+def test_package_imports_and_explains_without_triton() -> None:
+    """With triton unimportable: the references work, `triton_available` says why, the kernel raises."""
+    script = textwrap.dedent(
+        """
+        import sys
+
+        class NoTriton:
+            def find_spec(self, name, path=None, target=None):
+                if name == "triton" or name.startswith("triton."):
+                    raise ModuleNotFoundError("No module named 'triton'", name=name)
+
+        sys.meta_path.insert(0, NoTriton())
+        import torch
+        import alexnet_dsl.kernels as kernels
+
+        ok, why = kernels.triton_available()
+        assert not ok and "not installed" in why, why
+        x, w = torch.randn(1, 2, 5, 5), torch.randn(3, 2, 3, 3)
+        assert kernels.fused_conv2d_reference(x, w, None).shape == (1, 3, 3, 3)
+        try:
+            kernels.fused_conv2d(x, w, None)
+        except RuntimeError as e:
+            assert "needs Triton" in str(e), e
+        else:
+            raise SystemExit("fused_conv2d ran without triton")
+        assert "triton" not in sys.modules or sys.modules["triton"] is None
+        print("ok")
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "ok"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from alexnet_dsl.kernels import LRNParams, fused_conv2d_reference
-from alexnet_dsl.kernels import conv_lrn, tuning
+from alexnet_dsl.kernels import LRNParams, conv_lrn, fused_conv2d_reference, tuning
 from alexnet_dsl.kernels.aot import ALEXNET_CONV1, ALEXNET_CONV2, ALEXNET_LRN
 from alexnet_dsl.kernels.fused import _check_error, make_problem
 from alexnet_dsl.kernels.reference import check_conv_args
@@ -37,7 +36,9 @@ def test_interpreter_gets_one_config_with_the_largest_tiles() -> None:
     x, w = torch.randn(2, 6, 9, 9), torch.randn(10, 3, 3, 3)
     geometry = check_conv_args(x, w, None, 1, 1, 1, 2, None)
     (config,) = configs_for(make_problem(geometry, x, False, True, None, False))
-    assert config.block_m >= geometry.gemm_m and config.block_k >= geometry.gemm_k  # a single program, one k step
+    assert (
+        config.block_m >= geometry.gemm_m and config.block_k >= geometry.gemm_k
+    )  # a single program, one k step
     assert conv_lrn.grid(make_problem(geometry, x, False, True, None, False), config) == (1, 2)
 
 

@@ -1,0 +1,48 @@
+"""benchmarks/gpu_blocks.py keeps working on machines without a GPU: its dry run checks the kernel in the interpreter
+and reports the cost model, which must agree with the figures in /work/shared/REFERENCE.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# REFERENCE.md, "The GPU side": floors at batch 128 on an H100 SXM, microseconds
+FLOORS_US = {
+    ("conv1+relu+lrn", "tf32"): 68,
+    ("conv1+relu+lrn", "bf16"): 34,
+    ("conv2+relu+lrn", "tf32"): 116,
+    ("conv2+relu+lrn", "bf16"): 58,
+}
+GFLOP = {"conv1+relu+lrn": 27.0, "conv2+relu+lrn": 57.3}
+
+
+def test_dry_run(tmp_path: Path) -> None:
+    out = tmp_path / "gpu_blocks.json"
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the script must set it itself
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_blocks.py"), "--dry-run", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["mode"] == "dry-run"
+    for row in report["shapes"]:
+        assert row["floor_s"] * 1e6 == pytest.approx(FLOORS_US[(row["block"], row["mode"])], rel=0.02)
+        assert row["gflop"] == pytest.approx(GFLOP[row["block"]], rel=0.01)
+    checks = report["checks"]
+    assert len(checks) == 4 and all(c["ok"] for c in checks)
+    # The fp32 checks are strong enough to see a wrong LRN window.
+    for c in checks:
+        if c["precision"] == "fp32":
+            assert c["wrong_window_effect"] > 100 * c["tolerance"]

@@ -1,0 +1,269 @@
+"""dslc export --onnx: the exported model computes what the compiled module computes (onnxruntime, two
+batch sizes, dynamic spatial sizes), LRN is one ONNX `LRN` node with ONNX's alpha for odd sizes and
+plain ops for even ones, onnx.checker passes, and ONNX's shapes are compared with ours."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+import alexnet_dsl
+from alexnet_dsl import onnx_export
+from alexnet_dsl.cli import main
+from alexnet_dsl.onnx_export import ExportError, export_onnx
+
+ROOT = Path(__file__).parent.parent
+ALEXNET = ROOT / "specs" / "alexnet.net"
+
+# the last layer's softmax would squash the differences a wrong LRN makes: compare logits
+ALEXNET_LOGITS = ALEXNET.read_text().replace("    softmax\n", "")
+
+BRANCHY = """
+network Branchy(image: [N, 3, H, W]) -> [N, 10] {
+    conv1: conv(16, kernel=5, stride=2)
+    bn1: batchnorm
+    relu
+    lrn(size=3, alpha=1e-4, beta=0.75, k=2)
+    pool1: maxpool(kernel=3, stride=2, padding=1)
+    a: conv(16, kernel=3, padding=1) from pool1
+    b: conv(8, kernel=1) from pool1
+    c: avgpool(kernel=3, stride=1, padding=1) from pool1
+    cat: concat(a, b, c)
+    squeeze: conv(16, kernel=1)
+    res: add(squeeze, a)
+    relu
+    gap: adaptive_avgpool(1)
+    flatten
+    fc: linear(10)
+}
+"""
+
+EVEN_LRN = """
+network EvenLRN(image: [N, 8, 12, 12]) -> [N, 8, 12, 12] {
+    conv1: conv(8, kernel=3, padding=1)
+    relu
+    lrn(size=4, alpha=1e-4, beta=0.75, k=2)
+    conv2: conv(8, kernel=3, padding=1)
+    lrn(size=3, alpha=2e-4, beta=0.5, k=1)
+}
+"""
+
+
+def run_onnx(path: Path, x: torch.Tensor) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (name,) = [i.name for i in session.get_inputs()]
+    return session.run(None, {name: x.numpy()})[0]
+
+
+def reference(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(x)
+
+
+@pytest.fixture(scope="module")
+def alexnet(tmp_path_factory):
+    """AlexNet's logits compiled with seeded weights, saved, and exported with those weights."""
+    tmp = tmp_path_factory.mktemp("alexnet")
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(ALEXNET_LOGITS, backend="torch").eval()
+    weights = tmp / "alexnet.pt"
+    torch.save(model.state_dict(), weights)
+    path = tmp / "alexnet.onnx"
+    result = export_onnx(ALEXNET_LOGITS, path, weights=weights)
+    return model, path, result
+
+
+def test_alexnet_in_onnxruntime_matches_the_compiled_module_at_two_batch_sizes(alexnet):
+    model, path, _ = alexnet
+    torch.manual_seed(1)
+    for batch in (2, 5):
+        # scaled inputs: at activations of order 1 LRN is nearly a constant factor, and a wrong alpha
+        # or window would go unnoticed
+        x = torch.randn(batch, 3, 227, 227) * 100
+        got = run_onnx(path, x)
+        want = reference(model, x)
+        assert got.shape == (batch, 1000)
+        torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+    # and the comparison can fail: the same weights without LRN give other logits
+    module = sys.modules[type(model).__module__]
+    lrn = module._lrn
+    module._lrn = lambda x, *args: x
+    try:
+        without_lrn = reference(model, x)
+    finally:
+        module._lrn = lrn
+    assert (without_lrn - want).abs().max() > 100 * 1e-4 * want.abs().max()
+
+
+def test_alexnet_lrn_is_one_onnx_node_with_onnx_alpha(alexnet):
+    _, path, result = alexnet
+    graph = onnx.load(str(path)).graph
+    lrns = [n for n in graph.node if n.op_type == "LRN"]
+    assert len(lrns) == 2 and result.lrn_nodes == 2
+    for node in lrns:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attrs["size"] == 5
+        assert attrs["alpha"] == pytest.approx(5e-4, rel=1e-6)  # the paper's 1e-4 times the size
+        assert attrs["beta"] == pytest.approx(0.75) and attrs["bias"] == pytest.approx(2.0)
+
+
+def test_alexnet_checks_with_a_dynamic_batch_and_embedded_weights(alexnet):
+    _, path, result = alexnet
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path), load_external_data=False)
+    (inp,) = model.graph.input
+    assert inp.name == "image"
+    dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
+    assert dims == ["N", 3, 227, 227]
+    assert [d.dim_param or d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim] == ["N", 1000]
+    assert result.dynamic == ("N",) and not result.external_data
+    assert not list(path.parent.glob("*.data"))
+    assert all(t.data_location == onnx.TensorProto.DEFAULT for t in model.graph.initializer)
+    assert sum(len(t.raw_data) for t in model.graph.initializer) > 200e6  # 60,965,224 float32 weights
+    assert model.opset_import[0].version == 20
+
+
+def test_alexnet_shapes_agree_with_onnx_on_every_layer(alexnet):
+    _, _, result = alexnet
+    assert result.disagreements == []
+    checked = {c.layer: c for c in result.checks}
+    for name in ("conv1", "lrn1", "pool1", "conv5", "pool5", "flatten1", "fc6", "fc8"):
+        assert checked[name].agree is True, checked[name].describe()
+    assert [str(d) for d in checked["pool5"].theirs] == ["N", "256", "6", "6"]
+    assert result.absent == ["dropout1", "dropout2"]  # identities in eval mode: no node of their own
+
+
+def test_branchy_symbolic_spec_keeps_h_and_w_dynamic(tmp_path):
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(BRANCHY, backend="torch").eval()
+    with torch.no_grad():  # running statistics that matter
+        model.bn1.running_mean.uniform_(-1, 1)
+        model.bn1.running_var.uniform_(0.5, 2)
+    path = tmp_path / "branchy.onnx"
+    result = export_onnx(BRANCHY, path, weights=model.state_dict())
+    assert result.dynamic == ("N", "H", "W")
+    assert result.disagreements == []
+    assert {c.layer for c in result.checks if c.agree is True} >= {"bn1", "pool1", "a", "cat", "res", "gap", "fc"}
+    assert "conv1" in result.absent  # folded into bn1's node by the exporter's optimiser
+    inp = onnx.load(str(path)).graph.input[0]
+    assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == ["N", 3, "H", "W"]
+    for shape in ((2, 3, 40, 40), (3, 3, 57, 33)):
+        x = torch.randn(*shape) * 100
+        want = reference(model, x)
+        torch.testing.assert_close(torch.from_numpy(run_onnx(path, x)), want, rtol=1e-4,
+                                   atol=1e-4 * want.abs().max().item())
+
+
+def test_even_lrn_is_written_in_plain_ops_and_runs(tmp_path):
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(EVEN_LRN, backend="torch").eval()
+    path = tmp_path / "even.onnx"
+    result = export_onnx(EVEN_LRN, path, weights=model.state_dict())
+    graph = onnx.load(str(path)).graph
+    (lrn,) = [n for n in graph.node if n.op_type == "LRN"]  # only the odd one
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in lrn.attribute}
+    assert attrs["size"] == 3 and attrs["alpha"] == pytest.approx(6e-4, rel=1e-6)
+    assert result.disagreements == [] and result.lrn_nodes == 1
+    x = torch.randn(3, 8, 12, 12) * 100
+    want = reference(model, x)
+    torch.testing.assert_close(torch.from_numpy(run_onnx(path, x)), want, rtol=1e-4,
+                               atol=1e-4 * want.abs().max().item())
+
+
+def test_a_disagreement_is_a_warning_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    original = onnx_export.compare_shapes
+
+    def wrong_conv1(analysis, proto, values):
+        # what a bug in our shape rules would look like: conv1 one pixel short
+        infos = [dataclasses.replace(i, shape=(*i.shape[:2], 54, 54)) if i.layer.name == "conv1" else i
+                 for i in analysis.infos]
+        return original(dataclasses.replace(analysis, infos=infos), proto, values)
+
+    monkeypatch.setattr(onnx_export, "compare_shapes", wrong_conv1)
+    spec = tmp_path / "lenet.net"
+    spec.write_text((ROOT / "specs" / "lenet5.net").read_text().replace("c1: conv", "conv1: conv"))
+    assert main(["export", str(spec), "--onnx", str(tmp_path / "lenet.onnx")]) == 1
+    err = capsys.readouterr().err
+    warnings = [ln for ln in err.splitlines() if ln.startswith("dslc: warning:")]
+    assert len(warnings) == 1
+    assert "`conv1`: dslc infers [N, 6, 54, 54], ONNX infers [N, 6, 28, 28]" in warnings[0]
+    assert "1 disagree" in err
+
+
+def test_cli_export_writes_a_checked_model(tmp_path, capsys):
+    out = tmp_path / "lenet.onnx"
+    assert main(["export", str(ROOT / "specs" / "lenet5.net"), "--onnx", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"{out}: LeNet5, opset 20" in err and "dynamic: N" in err
+    assert "agree with ONNX" in err and "disagree" not in err
+    onnx.checker.check_model(str(out), full_check=True)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_cli_export_binds_sizes(tmp_path, capsys):
+    spec = tmp_path / "branchy.net"
+    spec.write_text(BRANCHY)
+    out = tmp_path / "branchy.onnx"
+    assert main(["export", str(spec), "--onnx", str(out), "--sizes", "H=64,W=48"]) == 0
+    assert "dynamic: N" in capsys.readouterr().err
+    inp = onnx.load(str(out)).graph.input[0]
+    assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == ["N", 3, 64, 48]
+
+
+@pytest.mark.parametrize("case", ["bad_spec", "unbound", "bad_sizes", "missing_weights", "wrong_weights",
+                                  "no_dir", "over_input", "opset"])
+def test_cli_export_errors_are_one_line_without_traceback(case, tmp_path, capsys):
+    spec = ALEXNET
+    extra: list[str] = []
+    out = tmp_path / "out.onnx"
+    expected = 2
+    if case == "bad_spec":
+        spec, expected = ROOT / "tests" / "data" / "bad" / "alexnet_224.net", 1
+    elif case == "unbound":  # fc's weights depend on H and W
+        spec, expected = tmp_path / "hw.net", 1
+        spec.write_text("network Net(image: [N, 3, H, W]) {\n  conv(8, kernel=3)\n  flatten\n  fc: linear(10)\n}\n")
+    elif case == "bad_sizes":
+        extra = ["--sizes", "H=x"]
+    elif case == "missing_weights":
+        extra = ["--weights", str(tmp_path / "missing.pt")]
+    elif case == "wrong_weights":
+        weights = tmp_path / "lenet.pt"
+        torch.save(alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch").state_dict(), weights)
+        extra, expected = ["--weights", str(weights)], 1
+    elif case == "no_dir":
+        out = tmp_path / "missing" / "out.onnx"
+    elif case == "over_input":
+        out = spec
+    elif case == "opset":
+        extra = ["--opset", "11"]
+    assert main(["export", str(spec), "--onnx", str(out), *extra]) == expected
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip()
+    if case == "wrong_weights":
+        assert err.count("\n") == 1 and "do not fit `AlexNet`" in err and "missing `conv1.weight`" in err
+    if case == "unbound":
+        assert "error[E0311]" in err
+    if case not in ("over_input",):
+        assert not out.exists()
+    assert ALEXNET.read_text().startswith("# AlexNet")
+
+
+def test_weights_that_do_not_fit_raise_export_error(tmp_path):
+    model = alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch")
+    state = model.state_dict()
+    state["f5.weight"] = torch.zeros(3, 3)
+    with pytest.raises(ExportError, match=r"`f5.weight` is \[3, 3\], the spec needs \[120, 400\]"):
+        export_onnx(ROOT / "specs" / "lenet5.net", tmp_path / "x.onnx", weights=state)
+    with pytest.raises(ExportError, match="not a state_dict"):
+        export_onnx(ROOT / "specs" / "lenet5.net", tmp_path / "x.onnx", weights=[1, 2])
+    # a state_dict saved from DistributedDataParallel loads as well
+    ddp = {f"module.{k}": v for k, v in state.items() if k != "f5.weight"}
+    ddp["module.f5.weight"] = model.f5.weight.detach()
+    export_onnx(ROOT / "specs" / "lenet5.net", tmp_path / "x.onnx", weights=ddp)
