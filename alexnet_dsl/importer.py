@@ -15,9 +15,11 @@ together as `UnsupportedModule`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import torch
 import torch.nn.functional as F
@@ -147,8 +149,10 @@ def _adaptive(output, shape) -> str:
 
 
 def _lrn(size: int, alpha: float, beta: float, k: float) -> str:
-    # PyTorch divides alpha by the size, the language (like the paper) does not
-    return _call("lrn", keywords=f"size={int(size)}, alpha={_num(alpha / size)}, beta={_num(beta)}, k={_num(k)}")
+    # PyTorch divides alpha by the size, the language (like the paper) does not; dividing the decimal
+    # PyTorch's value was written as keeps 3e-4 / 3 at 0.0001 rather than 9.999999999999999e-05
+    paper = float(Decimal(repr(float(alpha))) / int(size))
+    return _call("lrn", keywords=f"size={int(size)}, alpha={_num(paper)}, beta={_num(beta)}, k={_num(k)}")
 
 
 def _batchnorm(m: nn.modules.batchnorm._BatchNorm) -> str:
@@ -169,7 +173,9 @@ def _flatten(start_dim: int, end_dim: int, rank: int) -> str:
     return "flatten"
 
 
-def _softmax(dim, rank: int) -> str:
+def _softmax(dim, rank: int, dtype=None) -> str:
+    if dtype is not None:
+        raise _Unsupported(f"softmax with dtype={dtype}")
     if dim is None:  # PyTorch's legacy implicit dim: 1 for 2-D and 4-D inputs
         dim = 0 if rank in (0, 1, 3) else 1
     if dim not in (1, 1 - rank):
@@ -220,7 +226,7 @@ _function([F.relu, torch.relu], (("input", _REQUIRED), ("inplace", False)))(lamb
 _function([torch.tanh, F.tanh], (("input", _REQUIRED),))(lambda a, s: "tanh")
 _function([torch.sigmoid, F.sigmoid], (("input", _REQUIRED),))(lambda a, s: "sigmoid")
 _function([F.softmax, torch.softmax], (("input", _REQUIRED), ("dim", None), ("_stacklevel", 3), ("dtype", None)))(
-    lambda a, s: _softmax(a["dim"], len(s)))
+    lambda a, s: _softmax(a["dim"], len(s), a["dtype"]))
 _function([torch.flatten], (("input", _REQUIRED), ("start_dim", 0), ("end_dim", -1)))(
     lambda a, s: _flatten(a["start_dim"], a["end_dim"], len(s)))
 _function([F.max_pool2d], (("input", _REQUIRED), ("kernel_size", _REQUIRED), ("stride", None), ("padding", 0),
@@ -244,7 +250,8 @@ _METHODS: dict[str, tuple[tuple[tuple[str, object], ...], Callable[..., str | No
     "relu_": ((("self", _REQUIRED),), lambda a, s: "relu"),
     "tanh": ((("self", _REQUIRED),), lambda a, s: "tanh"),
     "sigmoid": ((("self", _REQUIRED),), lambda a, s: "sigmoid"),
-    "softmax": ((("self", _REQUIRED), ("dim", _REQUIRED), ("dtype", None)), lambda a, s: _softmax(a["dim"], len(s))),
+    "softmax": ((("self", _REQUIRED), ("dim", _REQUIRED), ("dtype", None)),
+                lambda a, s: _softmax(a["dim"], len(s), a["dtype"])),
     "flatten": ((("self", _REQUIRED), ("start_dim", 0), ("end_dim", -1)),
                 lambda a, s: _flatten(a["start_dim"], a["end_dim"], len(s))),
     "contiguous": ((("self", _REQUIRED),), lambda a, s: None),
@@ -273,6 +280,8 @@ def _qualname(obj) -> str:
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
     if module.startswith("torch.nn.modules."):
         module = "torch.nn"
+    module = {"_operator": "operator", "torch._C._nn": "torch.nn.functional",
+              "torch._C._VariableFunctions": "torch"}.get(module, module)
     return f"{module}.{name}" if module and module != "builtins" else name
 
 
@@ -301,23 +310,35 @@ def _trace(module: nn.Module) -> fx.GraphModule:
     return gm
 
 
-def _shapes(gm: fx.GraphModule, input_shape: Sequence[int]) -> None:
-    """Every node's output shape in `node.meta["tensor_meta"]`, computed on fake tensors."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.fx.passes.shape_prop import ShapeProp
+class _ShapeRecorder(fx.Interpreter):
+    def run_node(self, n: fx.Node):
+        result = super().run_node(n)
+        if isinstance(result, torch.Tensor):
+            n.meta["dslc_shape"] = tuple(result.shape)
+        return result
 
-    mode = FakeTensorMode()
+
+def _shapes(gm: fx.GraphModule, input_shape: Sequence[int]) -> None:
+    """Every node's output shape in `node.meta`, computed on fake tensors (no arithmetic)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
     gm.eval()  # batch statistics of a batch of one are an error, and running ones are not needed
+    # a shape error in a meta function is logged with its traceback before it is raised
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
-        ShapeProp(gm, fake_mode=mode).propagate(mode.from_tensor(torch.empty(*input_shape)))
+        with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+            _ShapeRecorder(gm).run(mode.from_tensor(torch.empty(*input_shape)))
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"the module does not run on an input of shape {list(input_shape)}: {first}") from None
+    finally:
+        logger.setLevel(level)
 
 
 def _shape(node: fx.Node) -> tuple[int, ...] | None:
-    meta = node.meta.get("tensor_meta")
-    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+    return node.meta.get("dslc_shape")
 
 
 def _translate_node(gm: fx.GraphModule, node: fx.Node, alias: dict[str, str],
@@ -341,12 +362,16 @@ def _translate_node(gm: fx.GraphModule, node: fx.Node, alias: dict[str, str],
             raise _Unsupported("called with more than one argument")
         op = make(m, in_shape or ())
         path = str(node.target)
-    elif node.op == "call_function" and node.target in (operator.add, torch.add):
-        a, b = (node.args + tuple(node.kwargs.values()))[:2] if len(node.args) < 2 else node.args[:2]
-        if node.kwargs.get("alpha", 1) != 1 or len(node.args) > 2:
-            raise _Unsupported("an add with alpha")
-        if not (isinstance(a, fx.Node) and isinstance(b, fx.Node)) or _shape(a) != _shape(b):
-            raise _Unsupported("adds a constant or tensors of different shapes (the language adds equal shapes)")
+    elif _is_add(node):
+        a, b, alpha = _bind((("input", _REQUIRED), ("other", _REQUIRED), ("alpha", 1)), node.args,
+                            dict(node.kwargs), "add").values()
+        if alpha != 1:
+            raise _Unsupported(f"an add with alpha={alpha}")
+        if not (isinstance(a, fx.Node) and isinstance(b, fx.Node)):
+            raise _Unsupported("adds a constant (the language adds layers)")
+        if _shape(a) != _shape(b):
+            raise _Unsupported(f"adds shapes {list(_shape(a) or ())} and {list(_shape(b) or ())} "
+                               "(the language adds equal shapes)")
         layers.append(_Layer(node.name, "add", [source(a), source(b)], _shape(node), join=True))
         return
     elif node.op == "call_function" and node.target in (torch.cat, torch.concat):
@@ -374,6 +399,8 @@ def _translate_node(gm: fx.GraphModule, node: fx.Node, alias: dict[str, str],
         return  # `x.size(0)` feeding `x.view(x.size(0), -1)`
     elif node.op in ("call_function", "call_method"):
         raise _Unsupported("no such op in the language")
+    elif node.op == "get_attr":
+        raise _Unsupported("reads a parameter or buffer directly (the language has layers, not free tensors)")
     else:
         raise _Unsupported(f"a `{node.op}` node")
     x = source(node.args[0])
@@ -383,6 +410,13 @@ def _translate_node(gm: fx.GraphModule, node: fx.Node, alias: dict[str, str],
     weights = path is not None and bool(gm.get_submodule(path).state_dict())
     layers.append(_Layer(node.name, op, [x], _shape(node), path=path, weights=weights,
                          assert_shape=op.split("(")[0] in _WITH_SHAPE))
+
+
+def _is_add(node: fx.Node) -> bool:
+    """`a + b` (also `a += b`), `torch.add(a, b)`, `a.add(b)`."""
+    if node.op == "call_function":
+        return node.target in (operator.add, operator.iadd, torch.add)
+    return node.op == "call_method" and node.target in ("add", "add_")
 
 
 def _is_flatten(node: fx.Node) -> bool:

@@ -38,11 +38,13 @@ def test_spec_checks_and_matches_torch(path: Path):
     assert a.params == params
     if macs is not None:
         assert a.macs == macs
-    concrete = tuple(d if isinstance(d, int) else 2 for d in a.network.input_dims)
+    sizes = {s: v.ranges[0][0] for s, v in a.admissible.items()}  # the smallest admissible size
+    sizes["N"] = 2
+    concrete = tuple(sizes[d] if isinstance(d, str) else d for d in a.network.input_dims)
     shapes, torch_params = run_meta(a.network, concrete)
     assert torch_params == params
     for info in a.infos:
-        got = tuple(E.evaluate(d, {"N": 2}) for d in info.shape)
+        got = tuple(E.evaluate(d, sizes) for d in info.shape)
         assert got == shapes[info.layer.name], info.layer.name
 
 
