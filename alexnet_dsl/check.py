@@ -269,7 +269,7 @@ def _one(c: Constraint) -> IntSet | bool | None:
 def _empty(c: Constraint, sym: str | None, before: IntSet | None) -> Diagnostic:
     notes = []
     if sym is not None and before is not None:
-        notes.append(f"before `{c.layer.display_name}`, `{sym}` could be {before.describe()}")
+        notes.append(f"before `{c.layer.display_name}`, `{sym}` could be {before.describe(sym)}")
     return error(
         "E0308",
         f"no input size works here: {c.what}",

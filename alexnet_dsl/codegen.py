@@ -218,7 +218,7 @@ def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec:
     ]
     lines += [f"            {c}{' or' if k < len(conds) - 1 else ''}" for k, c in enumerate(conds)]
     lines.append("        ):")
-    sizes = "; ".join(f"{s} in {v.describe()}" for s, v in admissible.items())
+    sizes = "; ".join(f"{s} in {v.describe(s)}" for s, v in admissible.items())
     lines.append("            raise ValueError(")
     lines.append(f'                f"{cls} ({spec}) expects `{arg}` of shape {shown}'
                  + (f" with {sizes}" if sizes else "") + ', got {list(' + arg + '.shape)}"')

@@ -130,7 +130,7 @@ def _cells(cells: list[str], head: list[str], numeric: set[str]) -> str:
 def _admissible(a: Analysis) -> str:
     if not a.admissible:
         return "<p>The input has no symbolic sizes: every size is fixed.</p>"
-    items = "".join(f"<li><code>{html.escape(s)}</code> in {html.escape(v.describe())}</li>"
+    items = "".join(f"<li><code>{html.escape(s)}</code> in {html.escape(v.describe(s))}</li>"
                     for s, v in a.admissible.items())
     return f'<ul id="admissible">{items}</ul>'
 

@@ -110,7 +110,8 @@ class IntSet:
     def bounded(self) -> bool:
         return all(hi is not None for _, hi in self.ranges)
 
-    def describe(self) -> str:
+    def describe(self, name: str = "x") -> str:
+        """`227..258`, `3.., 5..9`; a periodic set adds its condition: `2.. with H % 2 == 0`."""
         if self.empty:
             return "no value"
         parts = [f"{lo}.." if hi is None else (f"{lo}" if lo == hi else f"{lo}..{hi}") for lo, hi in self.ranges]
@@ -118,8 +119,10 @@ class IntSet:
             parts = parts[:4] + ["…"] + parts[-2:]
         text = ", ".join(parts)
         if self.mod > 1:
-            res = ", ".join(str(r) for r in sorted(self.residues))
-            text += f" with value mod {self.mod} in {{{res}}}"
+            residues = sorted(self.residues)
+            cond = (f"{name} % {self.mod} == {residues[0]}" if len(residues) == 1
+                    else f"{name} % {self.mod} in {{{', '.join(map(str, residues))}}}")
+            text += f" with {cond}"
         return text
 
     def to_json(self) -> list[list[int | None]]:
