@@ -36,6 +36,26 @@ def check(spec):
     return check_source(load(spec))
 
 
+def from_torch(module, input_shape, name: str = "Imported") -> str:
+    """The `.net` text of a PyTorch module for inputs of `input_shape` (batch first).
+
+    The module is an nn.Sequential, or anything torch.fx can trace made of ops the language has;
+    the spec compiles back to the same function (`alexnet_dsl.importer.translate(...).state_dict`
+    renames the weights). Raises `alexnet_dsl.importer.UnsupportedModule` (an ImportError) listing
+    every op the language lacks. See docs/interop.md.
+    """
+    from .importer import from_torch as _from_torch
+
+    return _from_torch(module, input_shape, name)
+
+
+def export_onnx(spec, path, weights=None, sizes=None, *, opset: int = 20):
+    """Export a spec's compiled module to ONNX (see `dslc export` and docs/interop.md)."""
+    from .onnx_export import export_onnx as _export_onnx
+
+    return _export_onnx(spec, path, weights, sizes, opset=opset)
+
+
 from .diagnostics import DslError  # noqa: E402
 
-__all__ = ["DslError", "check", "compile"]
+__all__ = ["DslError", "check", "compile", "export_onnx", "from_torch"]

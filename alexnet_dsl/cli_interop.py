@@ -6,14 +6,14 @@ Both need torch (and export needs onnx); they are imported only when one of thes
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
+import io
 import os
 import sys
-import tempfile
 from pathlib import Path
 
-from .cli_compile import atomic_write, parse_sizes
+from .cli_compile import parse_sizes
+from .files import atomic_write
 
 
 def _need(extra: str, what: str):
@@ -139,15 +139,9 @@ def _load_model(spec: str):
 def _save_weights(state: dict, path: Path) -> None:
     import torch
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, buffer.getvalue())
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -188,7 +182,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.save_weights:
         try:
             _save_weights(result.state_dict(module), Path(args.save_weights))
-        except OSError as e:
+        except (OSError, ValueError) as e:
             raise UsageError(f"cannot write `{args.save_weights}`: {e.strerror or e}") from None
     analysis = result.analysis
     where = args.output if args.output not in (None, "-") else "<stdout>"

@@ -88,7 +88,7 @@ def _attr_path(name: str) -> str:
     return ".".join(mangle(part) for part in name.split("."))
 
 
-def _topological(layers: tuple[ir.Layer, ...], input_name: str) -> list[ir.Layer]:
+def topological(layers: tuple[ir.Layer, ...], input_name: str) -> list[ir.Layer]:
     done = {input_name}
     order: list[ir.Layer] = []
     pending = list(layers)
@@ -243,7 +243,7 @@ class Step:
 
 def forward_plan(net: ir.Network, arg: str, backend: str) -> list[Step]:
     """The statements of `forward`, in a topological order (also used by `testing.assert_shapes`)."""
-    order = _topological(net.layers, net.input_name)
+    order = topological(net.layers, net.input_name)
     readers: dict[str, list[str]] = {}
     for layer in order:
         for n in layer.inputs:

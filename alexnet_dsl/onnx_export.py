@@ -47,7 +47,8 @@ from . import __version__, ir
 from . import expr as E
 from .build import compile_spec
 from .check import Analysis
-from .codegen import _topological, mangle
+from .codegen import mangle, topological
+from .files import atomic_write
 
 OPSET = 20
 MIN_OPSET = 18  # the oldest the torch.export-based exporter writes
@@ -111,7 +112,7 @@ def _lrn_as_custom_op(model: nn.Module) -> Iterator[None]:
 def _quiet() -> Iterator[None]:
     """torch.export logs a page of solver traces for every guard it cannot simplify, and the
     exporter warns about its own internals."""
-    names = ("torch.fx.experimental.symbolic_shapes", "torch.export", "torch._dynamo", "torch.onnx")
+    names = ("torch.fx.experimental.symbolic_shapes", "torch.export", "torch._dynamo", "torch.onnx", "onnxscript")
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -185,7 +186,7 @@ class ExportResult:
             second += f", {len(self.disagreements)} disagree"
         if self.absent:
             shown = ", ".join(self.absent[:5]) + (f" and {len(self.absent) - 5} more" if len(self.absent) > 5 else "")
-            second += f"; {len(self.absent)} folded into other nodes or no-ops: {shown}"
+            second += f"; {len(self.absent)} without an ONNX value of their own (folded or no-ops): {shown}"
         return first + "\n" + second
 
 
@@ -214,12 +215,44 @@ def export_onnx(spec, path, weights=None, sizes: dict[str, int] | None = None, *
         load_weights(model, weights)
     model.eval()
 
-    example, dynamic_shapes, dynamic = _example_input(analysis)
-    arg = _forward_arg(model)
+    proto, dynamic = _export(model, analysis, opset)
+    values = _layer_values(proto, model, analysis)
+    checks = compare_shapes(analysis, proto, values)
+    absent = [la.display_name for la in net.layers if la.name not in values]
+
+    big = sum(p.numel() * p.element_size() for p in model.state_dict().values()) > EXTERNAL_DATA_BYTES
+    target = Path(path)
+    try:
+        if not big:
+            onnx.checker.check_model(proto, full_check=True)
+        # never over the spec or the weights it came from
+        files = [analysis.source.path, *([weights] if isinstance(weights, (str, os.PathLike)) else [])]
+        inputs = tuple(p for p in map(Path, files) if p.is_file())
+        _write_model(proto, target, external=big, inputs=inputs)
+        if big:  # the checker reads a model over 2 GiB from its files
+            onnx.checker.check_model(str(target), full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        raise ExportError(f"onnx.checker rejects the exported model: {_first_line(e)}") from e
+
+    out_dims = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
+    return ExportResult(
+        path=target, network=net.name, opset=opset, input_name=proto.graph.input[0].name,
+        input_dims=tuple(d if isinstance(d, int) else str(d) for d in net.input_dims),
+        output_dims=tuple(out_dims), dynamic=tuple(dynamic),
+        nodes=len(proto.graph.node), lrn_nodes=sum(n.op_type == "LRN" for n in proto.graph.node),
+        external_data=big, checks=checks, absent=absent,
+    )
+
+
+def _export(model: nn.Module, analysis: Analysis, opset: int) -> tuple[onnx.ModelProto, list[str]]:
+    """The ONNX model of a compiled module, and the names of its dynamic input sizes."""
+    net = analysis.network
+    assert net is not None
+    example, dims, dynamic = _example_input(analysis)
     with _quiet(), _lrn_as_custom_op(model):
         try:
-            onnx_program = torch.onnx.export(
-                model, (example,), dynamic_shapes={arg: dynamic_shapes}, opset_version=opset,
+            program = torch.onnx.export(
+                model, (example,), dynamic_shapes={_forward_arg(model): dims}, opset_version=opset,
                 external_data=False, verbose=False,
                 custom_translation_table={torch.ops.dslc.onnx_lrn.default: _lrn_translation(opset)},
             )
@@ -232,33 +265,13 @@ def export_onnx(spec, path, weights=None, sizes: dict[str, int] | None = None, *
                                   f"({first}); bind {'it' if len(spatial) == 1 else 'them'} with "
                                   f"--sizes {example_sizes}") from e
             raise ExportError(f"the export failed: {first}") from e
-    proto = onnx_program.model_proto
+    proto = program.model_proto
     proto.graph.name = net.name
     proto.doc_string = f"{net.name} from {Path(analysis.source.path).name}, exported by dslc {__version__}"
     if analysis.admissible:
         onnx.helper.set_model_props(proto, {
             "dslc.admissible": "; ".join(f"{s} in {v.describe()}" for s, v in analysis.admissible.items())})
-
-    values = _layer_values(proto, model, analysis)
-    checks = compare_shapes(analysis, proto, values)
-    absent = [la.display_name for la in net.layers if la.name not in values]
-
-    big = sum(p.numel() * p.element_size() for p in model.state_dict().values()) > EXTERNAL_DATA_BYTES
-    target = Path(path)
-    if not big:
-        onnx.checker.check_model(proto, full_check=True)
-    _write_model(proto, target, external=big)
-    if big:  # the checker reads a model over 2 GiB from its files
-        onnx.checker.check_model(str(target), full_check=True)
-
-    out_dims = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
-    return ExportResult(
-        path=target, network=net.name, opset=opset, input_name=net.input_name,
-        input_dims=tuple(d if isinstance(d, int) else str(d) for d in net.input_dims),
-        output_dims=tuple(out_dims), dynamic=tuple(dynamic),
-        nodes=len(proto.graph.node), lrn_nodes=sum(n.op_type == "LRN" for n in proto.graph.node),
-        external_data=big, checks=checks, absent=absent,
-    )
+    return proto, dynamic
 
 
 def max_opset() -> int:
@@ -329,9 +342,11 @@ def load_weights(model: nn.Module, weights) -> None:
     mismatched names and shapes when it does not fit."""
     name = "the weights"
     if isinstance(weights, (str, os.PathLike)):
-        name = f"`{weights}`"
+        name = f"the weights in `{weights}`"
         try:
             weights = torch.load(weights, map_location="cpu", weights_only=True)
+        except OSError as e:
+            raise ExportError(f"cannot read {name}: {e.strerror or e}") from None
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
             raise ExportError(f"{name} is not a state_dict saved with torch.save(model.state_dict()): "
                               f"{_first_line(e)}") from None
@@ -367,23 +382,18 @@ def _few(names: list[str]) -> str:
 # ---------------------------------------------------------------------------- writing
 
 
-def _write_model(proto: onnx.ModelProto, target: Path, *, external: bool) -> None:
-    """Write through a temporary file in the same directory and a rename: never a partial model."""
+def _write_model(proto: onnx.ModelProto, target: Path, *, external: bool, inputs: tuple[Path, ...] = ()) -> None:
+    """Never a partial model: one atomic write, or (over 2 GiB) the weights file first and the model
+    through a rename."""
+    if not external:
+        atomic_write(target, proto.SerializeToString(), inputs=inputs)
+        return
     directory = target.resolve().parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no directory `{directory}` for `{target}`")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
-        if external:
-            onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=target.name + ".data")
-        else:
-            with open(tmp, "wb") as f:
-                f.write(proto.SerializeToString())
-                f.flush()
-                os.fsync(f.fileno())
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=target.name + ".data")
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -433,18 +443,20 @@ def _layer_values(proto: onnx.ModelProto, model: nn.Module, analysis: Analysis) 
         leaving = [o for o in outs if o in read_elsewhere]
         if outs:
             values[layer] = (leaving or outs)[-1]
+    # the network's output is the graph's output, whatever became of the nodes' metadata
+    values[topological(net.layers, net.input_name)[-1].name] = proto.graph.output[0].name
     return values
 
 
 def _forward_lines(model: nn.Module, analysis: Analysis) -> dict[int, str]:
     """Line number in the generated source -> the layer computed there (codegen writes one line
-    per layer, in `codegen._topological` order, right after the input check)."""
+    per layer, in `codegen.topological` order, right after the input check)."""
     net = analysis.network
     assert net is not None
     lines = model.dslc_source.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("    def forward("))
     assert "self.check_input(" in lines[start + 1], "the generated forward starts with the input check"
-    order = _topological(net.layers, net.input_name)
+    order = topological(net.layers, net.input_name)
     out: dict[int, str] = {}
     for k, layer in enumerate(order):
         number = start + 3 + k  # 1-based: the def line is start + 1
@@ -471,7 +483,10 @@ def compare_shapes(analysis: Analysis, proto: onnx.ModelProto, values: Mapping[s
     del bare.graph.value_info[:]
     for out in bare.graph.output:
         out.type.tensor_type.ClearField("shape")
-    inferred = _value_shapes(onnx.shape_inference.infer_shapes(bare, strict_mode=True, data_prop=True))
+    try:
+        inferred = _value_shapes(onnx.shape_inference.infer_shapes(bare, strict_mode=True, data_prop=True))
+    except onnx.shape_inference.InferenceError as e:
+        raise ExportError(f"ONNX's shape inference fails on the exported model: {_first_line(e)}") from e
     inputs = {d.dim_param for i in proto.graph.input for d in i.type.tensor_type.shape.dim if d.dim_param}
     envs = _sample_envs(analysis, inputs)
     shapes = {i.layer.name: i.shape for i in analysis.infos}

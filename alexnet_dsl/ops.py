@@ -44,6 +44,8 @@ medians of interleaved runs; `benchmarks/cpu_forward.py` for the whole network):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -130,16 +132,29 @@ def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
 _mkldnn_linear = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
 
 
-@torch.library.custom_op("alexnet_dsl::linear", mutates_args=())
-def _onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
-    """oneDNN's fused linear (+ ReLU) for float32 CPU tensors; an opaque external kernel to torch.compile."""
-    assert _mkldnn_linear is not None, "alexnet_dsl::linear needs torch.ops.mkldnn._linear_pointwise"
-    return _mkldnn_linear(x, weight, bias, "relu" if relu else "none", [], "")
+def _onednn_linear_op() -> Callable[..., Tensor] | None:
+    """The custom op ``alexnet_dsl::onednn_linear(x, weight, bias, relu)``, or None without oneDNN.
+
+    A custom op so that Inductor calls it as an opaque external kernel (it has no lowering for the raw oneDNN op
+    with unpacked weights). Registered once per process: the torch backend copies this code into generated modules.
+    """
+    if _mkldnn_linear is None:
+        return None
+    namespace = torch.ops.alexnet_dsl
+    if not hasattr(namespace, "onednn_linear"):
+
+        @torch.library.custom_op("alexnet_dsl::onednn_linear", mutates_args=())
+        def onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
+            return _mkldnn_linear(x, weight, bias, "relu" if relu else "none", [], "")
+
+        @onednn_linear.register_fake
+        def _(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
+            return x.new_empty((*x.shape[:-1], weight.shape[0]))
+
+    return namespace.onednn_linear
 
 
-@_onednn_linear.register_fake
-def _(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
-    return x.new_empty((*x.shape[:-1], weight.shape[0]))
+_ONEDNN_LINEAR = _onednn_linear_op()
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, relu: bool = False) -> Tensor:
@@ -149,7 +164,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, relu: bool = F
     (MKL) for AlexNet's fc layers at batch 16; otherwise it is `F.linear` (+ an in-place ReLU).
     """
     if (
-        _mkldnn_linear is not None
+        _ONEDNN_LINEAR is not None
         and x.device.type == "cpu"
         and x.dtype == weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)
@@ -157,7 +172,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, relu: bool = F
         and not _needs_grad(x, weight, bias)
         and not torch.compiler.is_exporting()
     ):
-        return _onednn_linear(x, weight, bias, relu)
+        return _ONEDNN_LINEAR(x, weight, bias, relu)
     y = F.linear(x, weight, bias)
     return F.relu(y, inplace=True) if relu else y
 

@@ -43,8 +43,14 @@ def startup(runs: int) -> float:
 
 def big_spec(layers: int) -> str:
     """A long chain with a block, branches and assertions every so often."""
-    lines = ["block cr(f) {", "    conv(f, kernel=3, padding=1)", "    relu", "}", "",
-             "network Big(x: [N, 8, 32, 32]) {"]
+    lines = [
+        "block cr(f) {",
+        "    conv(f, kernel=3, padding=1)",
+        "    relu",
+        "}",
+        "",
+        "network Big(x: [N, 8, 32, 32]) {",
+    ]
     n = 0
     while n < layers:
         lines.append(f"    c{n}: conv(8, kernel=3, padding=1)")

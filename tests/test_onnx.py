@@ -218,7 +218,7 @@ def test_cli_export_binds_sizes(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["bad_spec", "unbound", "bad_sizes", "missing_weights", "wrong_weights",
-                                  "no_dir", "over_input", "opset"])
+                                  "garbage_weights", "no_dir", "over_input", "opset"])
 def test_cli_export_errors_are_one_line_without_traceback(case, tmp_path, capsys):
     spec = ALEXNET
     extra: list[str] = []
@@ -237,6 +237,10 @@ def test_cli_export_errors_are_one_line_without_traceback(case, tmp_path, capsys
         weights = tmp_path / "lenet.pt"
         torch.save(alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch").state_dict(), weights)
         extra, expected = ["--weights", str(weights)], 1
+    elif case == "garbage_weights":
+        weights = tmp_path / "garbage.pt"
+        weights.write_bytes(b"not a pickle at all")
+        extra, expected = ["--weights", str(weights)], 1
     elif case == "no_dir":
         out = tmp_path / "missing" / "out.onnx"
     elif case == "over_input":
@@ -248,6 +252,8 @@ def test_cli_export_errors_are_one_line_without_traceback(case, tmp_path, capsys
     assert "Traceback" not in err and err.strip()
     if case == "wrong_weights":
         assert err.count("\n") == 1 and "do not fit `AlexNet`" in err and "missing `conv1.weight`" in err
+    if case == "garbage_weights":
+        assert err.count("\n") == 1 and "is not a state_dict saved with torch.save" in err
     if case == "unbound":
         assert "error[E0311]" in err
     if case not in ("over_input",):
@@ -267,3 +273,29 @@ def test_weights_that_do_not_fit_raise_export_error(tmp_path):
     ddp = {f"module.{k}": v for k, v in state.items() if k != "f5.weight"}
     ddp["module.f5.weight"] = model.f5.weight.detach()
     export_onnx(ROOT / "specs" / "lenet5.net", tmp_path / "x.onnx", weights=ddp)
+
+
+def test_fixed_batch_and_a_mangled_input_name(tmp_path):
+    spec = ("network Fixed(class: [1, 3, 16, 16]) {\n  conv1: conv(4, kernel=3)\n  relu\n"
+            "  lrn(size=5, alpha=1e-4, beta=0.75, k=2)\n  flatten\n  fc: linear(3)\n}\n")
+    result = export_onnx(spec, tmp_path / "fixed.onnx")
+    assert result.dynamic == () and result.input_name == "class_"  # the generated forward's parameter
+    assert "all sizes fixed" in result.summary() and result.disagreements == []
+    inp = onnx.load(str(tmp_path / "fixed.onnx")).graph.input[0]
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim] == [1, 3, 16, 16]
+
+
+def test_an_export_failure_is_one_line_that_suggests_binding_sizes(tmp_path, monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise RuntimeError("Failed to export the model with torch.export.\n\n## Exception summary\n\n"
+                           "<class 'AssertionError'>: Expected op to be '==', got <\n\n(more)")
+
+    monkeypatch.setattr(torch.onnx, "export", fail)
+    spec = tmp_path / "branchy.net"
+    spec.write_text(BRANCHY)
+    out = tmp_path / "branchy.onnx"
+    assert main(["export", str(spec), "--onnx", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "torch.export cannot keep `H`, `W` symbolic (<class 'AssertionError'>: Expected op" in err
+    assert "bind them with --sizes H=" in err and not out.exists()

@@ -40,14 +40,18 @@ def naive_lrn(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -
 def assert_lrn_matters(x: torch.Tensor, want: torch.Tensor, beta: float, k: float) -> None:
     """Guard against vacuous tests: the output must be far from the constant scale x / k**beta."""
     far = (want - x / k**beta).abs().max() / want.abs().max()
-    assert far > 0.05, f"LRN hardly changes this data (relative effect {far:.1e}); the test would not see a bug"
+    assert far > 0.05, (
+        f"LRN hardly changes this data (relative effect {far:.1e}); the test would not see a bug"
+    )
 
 
 @pytest.mark.parametrize("size", range(1, 8))
 @pytest.mark.parametrize("channels", [1, 2, 3, 4, 7, 16])
 @pytest.mark.parametrize("alpha,k,scale", REGIMES)
 @pytest.mark.parametrize("grad", [False, True], ids=["fast", "autograd"])
-def test_lrn_matches_torch(size: int, channels: int, alpha: float, k: float, scale: float, grad: bool) -> None:
+def test_lrn_matches_torch(
+    size: int, channels: int, alpha: float, k: float, scale: float, grad: bool
+) -> None:
     torch.manual_seed(size * 100 + channels)
     x = torch.randn(2, channels, 3, 5) * scale
     want = oracle(x, size, alpha, 0.75, k)
@@ -167,8 +171,35 @@ def test_linear_matches_torch(relu: bool, bias: bool, grad: bool) -> None:
         assert w.grad is not None
 
 
+def test_linear_fc_sized() -> None:
+    """A long reduction (K = 9216, as fc6) agrees with MKL's to float rounding."""
+    x, w, b = torch.randn(16, 9216), torch.randn(64, 9216) / 96, torch.randn(64)
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            ops.linear(x, w, b, relu=True), F.linear(x, w, b).relu(), rtol=1e-4, atol=1e-4
+        )
+
+
+def test_linear_takes_the_onednn_path_only_without_grad() -> None:
+    """The speed claim rests on this dispatch; the op is registered once however often the code is loaded."""
+    assert ops._onednn_linear_op() is ops._ONEDNN_LINEAR is torch.ops.alexnet_dsl.onednn_linear
+
+    def ops_run(grad: bool) -> set[str]:
+        x, w = torch.randn(4, 8), torch.randn(3, 8, requires_grad=grad)
+        with torch.profiler.profile() as prof:
+            ops.linear(x, w, relu=True)
+        return {e.name for e in prof.events()}
+
+    with torch.no_grad():
+        assert "alexnet_dsl::onednn_linear" in ops_run(grad=True)
+    assert "alexnet_dsl::onednn_linear" not in ops_run(grad=True)
+    assert "alexnet_dsl::onednn_linear" in ops_run(grad=False)
+
+
 def test_fast_layout() -> None:
-    model = ops.fast_layout_(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(8, 2)))
+    model = ops.fast_layout_(
+        torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(8, 2))
+    )
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(2, 3, 5, 5)
     assert ops.to_fast_layout(x).is_contiguous(memory_format=torch.channels_last)

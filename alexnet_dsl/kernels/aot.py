@@ -161,14 +161,9 @@ def ptxas_usage(ptx: str, capability: int) -> str:
         with open(path, "w") as f:
             f.write(ptx)
         arch = sm_arch_from_capability(capability)
-        cmd = [
-            get_ptxas(capability).path,
-            "-v",
-            f"--gpu-name={arch}",
-            path,
-            "-o",
-            os.path.join(tmp, "kernel.cubin"),
-        ]
+        # The flags of Triton's own ptxas call (triton/backends/nvidia/compiler.py, make_cubin).
+        flags = ["-lineinfo", "-v", "--regAllocOptLevel=2", f"--gpu-name={arch}"]
+        cmd = [get_ptxas(capability).path, *flags, path, "-o", os.path.join(tmp, "kernel.cubin")]
         log = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
     used = re.search(r"Used (\d+) registers", log)
     spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", log)
