@@ -198,8 +198,9 @@ def conv2d_relu_lrn_kernel(
 
     # ---- epilogue: LRN over all channels, b = a * (k + alpha * S) ** -beta ----------------------------------------
     if LRN_SIZE > 0:
-        # Squares as LRN_PARTS bf16-exact parts: `hi` keeps the top 8 mantissa bits (a truncation, so the rest
-        # `sq - hi` is exact in fp32); the last part carries what is left. Padded channels are 0 and stay 0.
+        # The squares as LRN_PARTS bf16 parts: each but the last keeps the top 8 mantissa bits of what is left (a
+        # truncation, so `sq - part` is exact in fp32); the last part is the rest (exact in bf16 when there are 3
+        # parts, rounded when there are 2). Padded channels are 0 and stay 0.
         parts = ()
         for gg in tl.static_range(GROUPS_PER_PROGRAM):
             sq = outs[gg] * outs[gg]
@@ -297,9 +298,10 @@ def kernel(interpreted: bool) -> JITFunction | InterpretedFunction:
             _INTERPRETED = InterpretedFunction(fn)
         return _INTERPRETED
     if _COMPILED is None:
-        _COMPILED = (
-            conv2d_relu_lrn_kernel if isinstance(conv2d_relu_lrn_kernel, JITFunction) else JITFunction(fn)
-        )
+        if isinstance(conv2d_relu_lrn_kernel, JITFunction):
+            _COMPILED = conv2d_relu_lrn_kernel
+        else:
+            _COMPILED = JITFunction(fn, do_not_specialize=DO_NOT_SPECIALIZE)
     return _COMPILED
 
 
@@ -379,9 +381,6 @@ def launch(
     if not weight[0].is_contiguous():
         weight = weight.contiguous()  # the kernel reads each output channel's filter as one contiguous row
     interpreted = runs_interpreted(x.device)
-    for name, t in (("x", x), ("weight", weight), ("output", out)):
-        if t is not None and t.numel() >= 2**31:
-            raise ValueError(f"`{name}` has {t.numel()} elements; the kernel indexes with int32 (< 2**31)")
 
     shape = (geometry.batch, geometry.out_c, geometry.out_h, geometry.out_w)
     if out is None:
@@ -390,8 +389,9 @@ def launch(
         else:
             out = torch.empty(shape, dtype=x.dtype, device=x.device)
     assert tuple(out.shape) == shape and out.dtype == x.dtype, "output buffer does not match the problem"
-    if geometry.gemm_m * geometry.out_c >= 2**31 or x.numel() >= 2**31:
-        raise ValueError("tensors with 2**31 or more elements are not supported (int32 indexing)")
+    for name, t in (("x", x), ("weight", weight), ("output", out)):
+        if sum((size - 1) * stride for size, stride in zip(t.shape, t.stride())) >= 2**31 - 1:
+            raise ValueError(f"`{name}` spans 2**31 elements or more; the kernel indexes with int32")
 
     kernel(interpreted)[grid(problem, config)](
         *kernel_args(problem, x, weight, bias, out),
