@@ -77,26 +77,34 @@ def _inv_pow(t: Tensor, beta: float) -> Tensor:
     return torch.pow(t, -beta)
 
 
-def _inv_pow_(t: Tensor, beta: float, out: Tensor) -> Tensor:
-    """``t ** -beta`` written into ``out``, using ``t`` as scratch. No autograd."""
+def _inv_pow_(t: Tensor, beta: float) -> Tensor:
+    """``t ** -beta`` in place (returns ``t``). No autograd."""
     if beta == 0.75:
-        torch.rsqrt(t, out=out)
-        torch.sqrt(out, out=t)
-        return out.mul_(t)
+        t.rsqrt_()
+        return t.mul_(torch.sqrt(t))
     if beta == 0.5:
-        return torch.rsqrt(t, out=out)
+        return t.rsqrt_()
     if beta == 1.0:
-        return torch.reciprocal(t, out=out)
-    return torch.pow(t, -beta, out=out)
+        return t.reciprocal_()
+    return t.pow_(-beta)
 
 
-def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
+# Fast-path LRN works on batch slices of about this many bytes, so that its passes reuse the cache: on conv1's
+# output 8.7 -> 5.7 ms at 2 threads (1 MB: 5.8, 4 MB: 5.6, 8 MB: 6.1, whole tensor: 8.5).
+_LRN_CHUNK_BYTES = 2 << 20
+
+
+def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float, *, inplace: bool = False) -> Tensor:
     """Local response normalisation across channels (dim 1) of [N, C, ...] input, with the paper's alpha.
 
         b_c = a_c / (k + alpha * S_c) ** beta,   S_c = sum of a_j ** 2 for j in [c - size//2, c + (size-1)//2] ∩ [0, C-1]
 
     Equals ``F.local_response_norm(x, size, alpha * size, beta, k)`` (which divides alpha by size) for every size,
     borders included, and also takes 2-D [N, C] input. Keeps channels_last input in channels_last.
+
+    ``inplace=True`` lets the fast path (no gradient needed) write the result into ``x`` and return it, which saves
+    allocating (and page-faulting) a fresh output: pass it when ``x`` is a temporary that nothing else reads.
+    When a gradient is needed the result is always a new tensor.
 
     >>> x = torch.tensor([[3.0, 4.0]])
     >>> lrn(x, size=3, alpha=1.0, beta=0.5, k=0.0)  # both windows cover both channels: x / |x|
@@ -117,14 +125,22 @@ def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
         for i in range(1, below + above + 1):
             s = s + padded.narrow(1, i, C)
         return x * _inv_pow(k + alpha * s, beta)
-    # Fast path: two buffers, every step in place; ten memory passes for size 5 and beta 0.75.
-    sq = torch.mul(x, x)
-    s = torch.add(torch.full((), k, dtype=x.dtype, device=x.device), sq, alpha=alpha)  # k + alpha * a_c^2
-    for d in range(1, below + 1):
-        s.narrow(1, d, C - d).add_(sq.narrow(1, 0, C - d), alpha=alpha)  # + alpha * a_{c-d}^2
-    for d in range(1, above + 1):
-        s.narrow(1, 0, C - d).add_(sq.narrow(1, d, C - d), alpha=alpha)  # + alpha * a_{c+d}^2
-    return _inv_pow_(s, beta, out=sq).mul_(x)
+    # Fast path: in place, a batch slice at a time (9 passes over each slice for size 5 and beta 0.75).
+    out = x if inplace else torch.empty_like(x)
+    k_ = torch.full((), k, dtype=x.dtype, device=x.device)
+    sample_bytes = max(1, x.numel() // max(1, x.shape[0]) * x.element_size())
+    step = max(1, _LRN_CHUNK_BYTES // sample_bytes) if x.device.type == "cpu" else max(1, x.shape[0])
+    for start in range(0, x.shape[0], step):
+        a = x[start : start + step]
+        s = torch.addcmul(k_, a, a, value=alpha)  # k + alpha * a_c^2
+        for d in range(1, below + 1):
+            a_lo = a.narrow(1, 0, C - d)
+            s.narrow(1, d, C - d).addcmul_(a_lo, a_lo, value=alpha)  # + alpha * a_{c-d}^2
+        for d in range(1, above + 1):
+            a_hi = a.narrow(1, d, C - d)
+            s.narrow(1, 0, C - d).addcmul_(a_hi, a_hi, value=alpha)  # + alpha * a_{c+d}^2
+        torch.mul(a, _inv_pow_(s, beta), out=out[start : start + step])
+    return out
 
 
 # --- linear -------------------------------------------------------------------------------------------------------

@@ -67,10 +67,10 @@ class PrototypeAlexNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = ops.to_fast_layout(x)  # (N, 3, 227, 227), channels_last
         x = F.relu(self.conv1(x), inplace=True)  # (N, 96, 55, 55)
-        x = ops.lrn(x, 5, 1e-4, 0.75, 2.0)
+        x = ops.lrn(x, 5, 1e-4, 0.75, 2.0, inplace=True)  # x is a temporary: reuse its memory
         x = F.max_pool2d(x, 3, 2)  # (N, 96, 27, 27)
         x = F.relu(self.conv2(x), inplace=True)  # (N, 256, 27, 27)
-        x = ops.lrn(x, 5, 1e-4, 0.75, 2.0)
+        x = ops.lrn(x, 5, 1e-4, 0.75, 2.0, inplace=True)  # x is a temporary: reuse its memory
         x = F.max_pool2d(x, 3, 2)  # (N, 256, 13, 13)
         x = F.relu(self.conv3(x), inplace=True)  # (N, 384, 13, 13)
         x = F.relu(self.conv4(x), inplace=True)  # (N, 384, 13, 13)

@@ -95,6 +95,38 @@ def test_lrn_channels_last_stays_channels_last() -> None:
     torch.testing.assert_close(got, oracle(x.contiguous(), 5, 1e-4, 0.75, 2.0), rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch", [0, 1, 3, 40])
+def test_lrn_any_batch(batch: int) -> None:
+    """The fast path works on slices of the batch; sizes around and beyond one slice."""
+    x = ops.to_fast_layout(torch.randn(batch, 96, 55, 55) * 100)
+    with torch.inference_mode():
+        got = ops.lrn(x, 5, 1e-4, 0.75, 2.0)
+    assert got.shape == x.shape
+    torch.testing.assert_close(got, oracle(x, 5, 1e-4, 0.75, 2.0), rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_lrn_inplace(channels_last: bool) -> None:
+    x = torch.randn(5, 96, 9, 9) * 100
+    x = ops.to_fast_layout(x) if channels_last else x
+    want = oracle(x, 5, 1e-4, 0.75, 2.0)
+    with torch.no_grad():
+        got = ops.lrn(x, 5, 1e-4, 0.75, 2.0, inplace=True)
+    assert got is x
+    torch.testing.assert_close(x, want, rtol=2e-5, atol=1e-6)
+
+
+def test_lrn_inplace_is_ignored_when_a_gradient_is_needed() -> None:
+    """Overwriting x would break the backward of whatever made x (here a ReLU, which saves its output)."""
+    w = torch.randn(2, 6, 3, 3, requires_grad=True)
+    x = torch.relu(w * 100)
+    before = x.detach().clone()
+    got = ops.lrn(x, 5, 1e-4, 0.75, 2.0, inplace=True)
+    assert got is not x and torch.equal(x.detach(), before)
+    got.sum().backward()
+    assert w.grad is not None
+
+
 def test_lrn_does_not_modify_its_input() -> None:
     x = torch.randn(2, 8, 3, 3) * 100
     before = x.clone()
