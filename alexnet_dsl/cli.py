@@ -39,21 +39,50 @@ def _highlighter(color: bool):
     return highlight_line
 
 
-def _analyse(path: str):
-    from .check import check_file
+def read_source(path: str):
+    """A spec file (or `-`, standard input) as a Source; unreadable files are usage errors (exit 2)."""
+    from .source import Source
 
     if path == "-":
-        from .check import check_text
-
-        return check_text(sys.stdin.read(), "<stdin>")
+        return Source("<stdin>", sys.stdin.read())
     try:
-        return check_file(path)
+        return Source.from_file(path)
     except IsADirectoryError:
         raise UsageError(f"cannot read `{path}`: it is a directory") from None
     except FileNotFoundError:
         raise UsageError(f"cannot read `{path}`: no such file") from None
     except OSError as e:
         raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
+
+
+def _analyse(path: str):
+    from .check import check_source
+
+    return check_source(read_source(path))
+
+
+def compilable(path: str, sizes_text: str | None, color: bool):
+    """The checked spec with its sizes bound, ready to compile; None (diagnostics printed) if not."""
+    from .build import analyse
+    from .cli_compile import parse_sizes
+    from .diagnostics import DslError, render
+
+    try:
+        sizes = parse_sizes(sizes_text)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    analysis = _analyse(path)
+    if not analysis.ok:
+        _print_diagnostics(analysis, color)
+        return None
+    try:
+        return analyse(analysis, sizes)
+    except DslError as e:
+        for d in e.diagnostics:
+            sys.stderr.write(render(d, e.source, color=color) + "\n")
+        return None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _print_diagnostics(analysis, color: bool) -> None:

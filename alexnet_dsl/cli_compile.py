@@ -22,28 +22,12 @@ def parse_sizes(text: str | None) -> dict[str, int]:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .build import analyse
-    from .cli import EXIT_ERRORS, EXIT_OK, UsageError, _analyse, _print_diagnostics, _use_color
+    from .cli import EXIT_ERRORS, EXIT_OK, UsageError, _use_color, compilable
     from .codegen import generate
-    from .diagnostics import DslError, render
 
-    try:
-        sizes = parse_sizes(args.sizes)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    analysis = _analyse(args.file)
-    color = _use_color(sys.stderr, args.color)
-    if not analysis.ok:
-        _print_diagnostics(analysis, color)
+    analysis = compilable(args.file, args.sizes, _use_color(sys.stderr, args.color))
+    if analysis is None:
         return EXIT_ERRORS
-    try:
-        analysis = analyse(analysis, sizes)
-    except DslError as e:
-        for d in e.diagnostics:
-            sys.stderr.write(render(d, e.source, color=color) + "\n")
-        return EXIT_ERRORS
-    except ValueError as e:
-        raise UsageError(str(e)) from None
     backend = args.backend
     source = generate(analysis, backend=backend, init=args.init)
     if args.output in (None, "-"):

@@ -12,7 +12,6 @@ import os
 import sys
 from pathlib import Path
 
-from .cli_compile import parse_sizes
 from .files import atomic_write
 
 
@@ -26,14 +25,9 @@ def _need(extra: str, what: str):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .build import analyse
-    from .cli import EXIT_ERRORS, EXIT_OK, UsageError, _analyse, _print_diagnostics, _use_color
+    from .cli import EXIT_ERRORS, EXIT_OK, UsageError, _use_color, compilable
     from .diagnostics import DslError, render
 
-    try:
-        sizes = parse_sizes(args.sizes)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
     out = Path(args.onnx)
     if args.file != "-" and out.resolve() == Path(args.file).resolve():
         raise UsageError(f"refusing to write over the input `{args.file}`")
@@ -41,19 +35,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write `{args.onnx}`: no directory `{out.resolve().parent}`")
     if args.weights is not None and not Path(args.weights).is_file():
         raise UsageError(f"cannot read `{args.weights}`: no such file")
-    analysis = _analyse(args.file)
     color = _use_color(sys.stderr, args.color)
-    if not analysis.ok:
-        _print_diagnostics(analysis, color)
+    analysis = compilable(args.file, args.sizes, color)
+    if analysis is None:
         return EXIT_ERRORS
-    try:
-        analysis = analyse(analysis, sizes)
-    except DslError as e:
-        for d in e.diagnostics:
-            sys.stderr.write(render(d, e.source, color=color) + "\n")
-        return EXIT_ERRORS
-    except ValueError as e:
-        raise UsageError(str(e)) from None
     try:
         from .onnx_export import MIN_OPSET, ExportError, export_onnx, max_opset
     except ImportError as e:

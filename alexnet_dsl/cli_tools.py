@@ -12,23 +12,6 @@ from .files import atomic_write
 GRAPH_FORMATS = ("svg", "png", "dot")
 
 
-def _read(path: str):
-    """The spec's text as a Source; unreadable files are usage errors (exit 2)."""
-    from .cli import UsageError
-    from .source import Source
-
-    if path == "-":
-        return Source("<stdin>", sys.stdin.read())
-    try:
-        return Source.from_file(path)
-    except IsADirectoryError:
-        raise UsageError(f"cannot read `{path}`: it is a directory") from None
-    except FileNotFoundError:
-        raise UsageError(f"cannot read `{path}`: no such file") from None
-    except OSError as e:
-        raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
-
-
 def _output(args: argparse.Namespace, data: bytes, what: str) -> None:
     """Write a command's result to `-o` (atomically; never over the input) or to stdout."""
     from .cli import UsageError
@@ -50,13 +33,13 @@ def _output(args: argparse.Namespace, data: bytes, what: str) -> None:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from .cli import EXIT_ERRORS, EXIT_OK, UsageError, _highlighter, _use_color
+    from .cli import EXIT_ERRORS, EXIT_OK, UsageError, _highlighter, _use_color, read_source
     from .diagnostics import DslError, render
     from .fmt import format_text
 
     if args.in_place and "-" in args.files:
         raise UsageError("-i/--in-place rewrites files; it cannot take `-` (standard input)")
-    sources = [_read(p) for p in args.files]  # every file readable before anything is written
+    sources = [read_source(p) for p in args.files]  # every file readable before anything is written
     color = _use_color(sys.stderr, args.color)
     status = EXIT_OK
     for source in sources:
