@@ -132,7 +132,7 @@ def _module_expr(layer: ir.Layer, in_shape: Shape) -> str | None:
     return None
 
 
-def _call(layer: ir.Layer, args: list[str], backend: str, helpers: set[str]) -> str:
+def _call(layer: ir.Layer, args: list[str], backend: str, helpers: set[str], inplace: bool = False) -> str:
     op = layer.op
     x = args[0] if args else ""
     attr = f"self.{_attr_path(layer.name)}"
@@ -140,7 +140,10 @@ def _call(layer: ir.Layer, args: list[str], backend: str, helpers: set[str]) -> 
         helpers.add("fused")
         lrn = "None" if op.lrn is None else f"({op.lrn.size}, {op.lrn.alpha!r}, {op.lrn.beta!r}, {op.lrn.k!r})"
         return f"_conv_relu_lrn({x}, {attr}, lrn={lrn})"
-    if isinstance(op, (ir.Conv, ir.Linear, ir.BatchNorm)):
+    if isinstance(op, ir.Linear):
+        helpers.add("linear")  # oneDNN's matmul when no gradient is needed: twice MKL's speed here
+        return f"_linear({x}, {attr}.weight, {attr}.bias)"
+    if isinstance(op, (ir.Conv, ir.BatchNorm)):
         return f"{attr}({x})"
     if isinstance(op, ir.Pool):
         extra = ""
@@ -157,14 +160,15 @@ def _call(layer: ir.Layer, args: list[str], backend: str, helpers: set[str]) -> 
         return f"F.adaptive_avg_pool2d({x}, {_pair(op.output)})"
     if isinstance(op, ir.LRN):
         helpers.add("lrn")
-        return f"_lrn({x}, {op.size}, {op.alpha!r}, {op.beta!r}, {op.k!r})"
+        extra = ", inplace=True" if inplace else ""
+        return f"_lrn({x}, {op.size}, {op.alpha!r}, {op.beta!r}, {op.k!r}{extra})"
     if isinstance(op, ir.Dropout):
         return f"F.dropout({x}, {op.p!r}, self.training)"
     if isinstance(op, ir.Flatten):
         return f"torch.flatten({x}, 1)"
     if isinstance(op, ir.Activation):
         return {
-            "relu": f"F.relu({x})",
+            "relu": f"F.relu({x}, inplace=True)" if inplace else f"F.relu({x})",
             "tanh": f"torch.tanh({x})",
             "sigmoid": f"torch.sigmoid({x})",
             "softmax": f"F.softmax({x}, dim=1)",
@@ -250,6 +254,7 @@ def forward_plan(net: ir.Network, arg: str, backend: str) -> list[Step]:
             readers.setdefault(n, []).append(layer.name)
     names = _Names({"self", "x", arg})
     var: dict[str, str] = {net.input_name: arg}
+    producers = {layer.name: layer for layer in order}
     plan = []
     for pos, layer in enumerate(order):
         args = [var[n] for n in layer.inputs]
@@ -261,9 +266,37 @@ def forward_plan(net: ir.Network, arg: str, backend: str) -> list[Step]:
         out = "x" if (chained or nxt is None) else names.var(layer.name)
         var[layer.name] = out
         helpers: set[str] = set()
-        code = _call(layer, args, backend, helpers)
+        code = _call(layer, args, backend, helpers, inplace=_in_place(layer, producers, readers))
         plan.append(Step(layer.name, out, code, frozenset(helpers)))
     return plan
+
+
+# Ops whose output a ReLU may overwrite: their backward does not read their output, and the output
+# is a fresh tensor (not a view of something still needed). Not softmax, tanh or sigmoid, whose
+# backward reads their output, nor flatten (a view) or the network's input.
+_FRESH_OUTPUT = (ir.Conv, ir.Linear, ir.BatchNorm, ir.Pool, ir.AdaptiveAvgPool, ir.LRN, ir.Add, ir.Concat,
+                 ir.FusedConv)
+
+
+def _in_place(layer: ir.Layer, producers: dict[str, ir.Layer], readers: dict[str, list[str]]) -> bool:
+    """Whether a ReLU or an LRN may overwrite its input (saving a pass over memory, or an allocation):
+    only when nothing else reads that input. LRN works in place only when no gradient is needed."""
+    if len(layer.inputs) != 1:
+        return False
+    source = producers.get(layer.inputs[0])
+    if source is None or readers.get(source.name, []) != [layer.name]:
+        return False
+    if layer.op == ir.Activation("relu"):
+        return isinstance(source.op, _FRESH_OUTPUT)
+    if isinstance(layer.op, ir.LRN):
+        return isinstance(source.op, _FRESH_OUTPUT) or source.op == ir.Activation("relu")
+    return False
+
+
+def _channels_last(net: ir.Network) -> bool:
+    """Whether the module runs in NHWC: images in, and convolutions or pooling to run."""
+    return len(net.input_dims) == 4 and any(
+        isinstance(layer.op, (ir.Conv, ir.Pool, ir.FusedConv)) for layer in net.layers)
 
 
 def network_for(analysis: Analysis, backend: str) -> ir.Network:
@@ -311,6 +344,10 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
                 containers.add(prefix)
                 init_lines.append(f"        self.{_attr_path(prefix)} = nn.Module()")
         init_lines.append(f"        self.{_attr_path(layer.name)} = {expr_}")
+    nhwc = _channels_last(net)
+    if nhwc:
+        init_lines.append("        # convolutions and pooling run fastest on channels-last (NHWC) tensors on CPUs")
+        init_lines.append("        self.to(memory_format=torch.channels_last)")
     if init == "paper":
         init_lines.append("        self.reset_parameters_paper()")
 
@@ -318,6 +355,8 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
     plan = forward_plan(net, arg, backend)
     helpers = {h for step in plan for h in step.helpers}
     body = [f"        self.check_input({arg})"]
+    if nhwc:
+        body.append(f"        {arg} = {arg}.contiguous(memory_format=torch.channels_last)")
     body += [f"        {step.out} = {step.code}{_shape_comment(shapes.get(step.layer))}" for step in plan]
     body.append(f"        return {plan[-1].out if plan else arg}")
 

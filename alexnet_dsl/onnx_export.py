@@ -43,11 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__, ir
+from . import __version__
 from . import expr as E
 from .build import compile_spec
 from .check import Analysis
-from .codegen import mangle, topological
+from .codegen import forward_plan, input_arg, topological
 from .files import atomic_write
 
 OPSET = 20
@@ -75,8 +75,9 @@ def _lrn_op_fake(x: torch.Tensor, size: int, alpha: float, beta: float, k: float
     return torch.empty_like(x)
 
 
-def _export_lrn(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
-    """Stands in for a generated module's `_lrn` while it is exported."""
+def _export_lrn(x: torch.Tensor, size: int, alpha: float, beta: float, k: float, *,
+                inplace: bool = False) -> torch.Tensor:
+    """Stands in for a generated module's `_lrn` while it is exported (always out of place)."""
     if size % 2 == 1:
         return torch.ops.dslc.onnx_lrn(x, size, alpha, beta, k)
     return F.local_response_norm(x, size, alpha * size, beta, k)
@@ -449,23 +450,20 @@ def _layer_values(proto: onnx.ModelProto, model: nn.Module, analysis: Analysis) 
 
 
 def _forward_lines(model: nn.Module, analysis: Analysis) -> dict[int, str]:
-    """Line number in the generated source -> the layer computed there (codegen writes one line
-    per layer, in `codegen.topological` order, right after the input check)."""
+    """Line number in the generated source -> the layer computed there (codegen writes one
+    statement per layer, `codegen.forward_plan`, in order, among a few statements of its own)."""
     net = analysis.network
     assert net is not None
     lines = model.dslc_source.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith("    def forward("))
-    assert "self.check_input(" in lines[start + 1], "the generated forward starts with the input check"
-    order = topological(net.layers, net.input_name)
+    number = next(i for i, ln in enumerate(lines) if ln.startswith("    def forward(")) + 1
     out: dict[int, str] = {}
-    for k, layer in enumerate(order):
-        number = start + 3 + k  # 1-based: the def line is start + 1
-        text = lines[number - 1]
-        assert re.match(r"        \w+ = ", text), f"line {number} of the generated forward is {text!r}"
-        if isinstance(layer.op, (ir.Conv, ir.Linear, ir.BatchNorm)):
-            attr = ".".join(mangle(p) for p in layer.name.split("."))
-            assert f"self.{attr}(" in text, f"line {number} should compute `{layer.name}`: {text!r}"
-        out[number] = layer.name
+    for step in forward_plan(net, input_arg(net), "torch"):
+        statement = f"        {step.out} = {step.code}"
+        while not lines[number - 1].startswith(statement):
+            number += 1
+            assert number <= len(lines), f"no line computes `{step.layer}` in the generated forward"
+        out[number] = step.layer
+        number += 1
     return out
 
 

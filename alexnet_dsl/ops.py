@@ -1,50 +1,61 @@
 """Pure-torch ops for the torch backend where plain PyTorch is slow on the CPU.
 
-Every function here is differentiable, works on any device and under `torch.compile(fullgraph=True)`; each picks a
-fast path by itself when no gradient is needed (eval under `torch.no_grad` / `torch.inference_mode`):
+Every function here is differentiable, works on any device and under `torch.compile(fullgraph=True)` and
+`torch.export`; each takes its fast path by itself when no gradient is needed (eval under `torch.no_grad` /
+`torch.inference_mode`), so the same generated code serves training and inference:
 
-- `lrn(x, size, alpha, beta, k)`: local response normalisation with the paper's alpha.
+- `lrn(x, size, alpha, beta, k, inplace=False)`: local response normalisation with the paper's alpha.
 - `linear(x, weight, bias, relu=False)`: `F.linear` (+ ReLU) through oneDNN instead of MKL's sgemm.
 - `to_fast_layout(x)` / `fast_layout_(module)`: `torch.channels_last` for activations / conv weights.
 
-How the torch backend should use them (the forward of `benchmarks/_reference_alexnet.py:PrototypeAlexNet`):
+How a generated module should use them (`benchmarks/_reference_alexnet.py:PrototypeAlexNet` is the model):
 
-1. At build time, after creating the parameters: `ops.fast_layout_(module)` (conv weights to channels_last;
-   `load_state_dict` later copies into them and keeps the layout).
-2. First line of `forward`: `x = ops.to_fast_layout(x)`. Convs, ReLUs, `lrn` and `F.max_pool2d` then all stay in
-   channels_last; never call `.contiguous()` or `.view()` on activations (either silently goes back to NCHW or fails);
-   flatten with `torch.flatten(x, 1)`, which yields PyTorch's (c, h, w) order whatever the memory format.
-3. conv -> `F.relu(conv(x), inplace=True)`: safe in training too, as a conv's backward needs its input, not its
-   output. The same holds after `ops.lrn`, `F.max_pool2d`, `F.linear`; never after softmax/sigmoid/tanh/exp, whose
-   backward reads their output, and never on the module's input.
-4. linear (+ relu) -> `ops.linear(x, fc.weight, fc.bias, relu=True)`; dropout -> `F.dropout(x, p, self.training)`;
+1. End of `__init__`, after every parameter exists (and after any custom init): `ops.fast_layout_(self)`. Conv
+   weights become channels_last; `load_state_dict` later copies into them and keeps the layout.
+2. Start of `forward`: `x = ops.to_fast_layout(x)`. Convs, ReLU, `lrn` and `F.max_pool2d` then all stay in
+   channels_last. Never call `.contiguous()` or `.view()` on activations (the first silently goes back to
+   NCHW, the second fails); `torch.flatten(x, 1)` yields PyTorch's (c, h, w) order whatever the memory format.
+3. In place, only on a value whose sole reader is the next op (the chained `x = ...` of generated code):
+   - `F.relu(y, inplace=True)` when `y` comes from a conv, linear, batch norm, pool, `lrn` or an addition:
+     their backward does not read their output, so this is safe in training too. Never after softmax, sigmoid,
+     tanh, exp or another ReLU (their backward reads the output), and never on the module's input.
+   - `ops.lrn(y, ..., inplace=True)`: overwrites `y` only when no gradient is needed, so it too is safe in
+     training.
+4. `linear` followed by ReLU (sole reader) -> `ops.linear(x, fc.weight, fc.bias, relu=True)`; a lone linear ->
+   `ops.linear(x, fc.weight, fc.bias)`. Dropout -> `F.dropout(x, p, self.training)`;
    softmax -> `F.softmax(x, dim=1)`.
-5. `ops.lrn` with the spec's alpha (not divided by size). No mode flags: the ops look at `torch.is_grad_enabled()`
-   and `requires_grad`, so the same generated code serves training and inference.
+5. `ops.lrn` takes the spec's alpha as written (not divided by size).
 
-Measured on the development machine (2-core AMD EPYC VM, AVX-512, torch 2.13 CPU, 2 threads, float32, batch 16,
-medians of interleaved runs; `benchmarks/cpu_forward.py` for the whole network):
+Measured with `benchmarks/cpu_forward.py` (`--ops` for single ops) on the development machine: a 2-core AMD
+EPYC VM with AVX-512, torch 2.13 CPU build, 2 threads, float32, batch 16, medians of interleaved runs. The
+whole network (the prototype, five runs): eager 0.47-0.51x the eager `nn.Sequential` (1 thread: 0.50-0.53x);
+under `torch.compile` 0.75-0.84x the compiled Sequential, which itself runs at 0.55-0.62x the eager one.
 
-- `nn.LocalResponseNorm` on conv1's output [16, 96, 55, 55]: 55 ms; `lrn` (fast path): 8.5 ms; on conv2's
-  [16, 256, 27, 27]: 35 ms -> 4 ms. Variants tried on the same data: a banded C x C matmul over channels (12-14 ms,
-  and worse for C = 256: the band wastes C / size of the FLOPs), a cumulative sum and difference (13-16 ms, and
-  1e-5 relative error from cancellation), avg_pool over an [N, 1, C, H*W] view (27-50 ms). The window sum as shifted
-  in-place adds is ten memory passes in all, each about as cheap as a copy (0.7 ms here).
-- `t ** -0.75` is the expensive step: `torch.pow` costs 6.7 ms on conv1's output, `rsqrt` 0.9 ms and `sqrt`
-  1.5 ms, so `r = rsqrt(t); r * sqrt(r)` (3 passes, 3 roundings, no overflow for large t) replaces it.
-- Max-pool 3/2 on conv1's output: 20 ms in NCHW, 2 ms in channels_last (vectorised over channels). Convolutions:
-  conv1 17 ms in channels_last against 19-33 ms in NCHW, the others 5-10 % faster; all run near the machine's
-  peak FLOP rate already, so they bound the whole network at about 0.4x the baseline.
-- fc6 (9216 -> 4096, batch 16): `F.linear` (MKL) 20 ms, oneDNN's `mkldnn::_linear_pointwise` 10 ms; fc7 8 -> 4.5 ms.
-  Wrapped in the custom op `alexnet_dsl::linear` so that Inductor calls it as an external kernel.
-- Tried and dropped: NNPACK convolutions (1.4-3x slower), chunking LRN over the batch to stay in cache (under 10 %),
-  fusing ReLU into the conv with `mkldnn::_convolution_pointwise` and prepacking conv weights (1-4 % for the
-  complexity of a weight cache that must follow `load_state_dict`).
+- `nn.LocalResponseNorm` on conv1's output [16, 96, 55, 55]: 52-61 ms, `lrn` 6.3-8.0 ms (0.11-0.13x); on
+  conv2's [16, 256, 27, 27]: 35-39 ms -> 3.7-4.8 ms. The window sum is shifted in-place `addcmul_`s, one pass
+  each (a pass over conv1's output costs about a copy, 0.7 ms). Tried on the same data: a banded C x C matmul
+  over channels (12-14 ms, worse for C = 256 as the band wastes C / size of the FLOPs), a cumulative sum and
+  difference (13-16 ms, and 1e-5 relative error from cancellation), avg_pool over an [N, 1, C, H*W] view
+  (27-50 ms).
+- The passes run on batch slices of about 2 MB so that they hit the cache: 8.7 -> 5.7 ms on conv1's output,
+  4.5 -> 3.3 ms on conv2's (1 thread: 13.2 -> 9.0 and 7.3 -> 5.4).
+- Writing into a fresh output costs page faults, not compute: inside the network, LRN on conv1's output took
+  9.8 ms into a new tensor and 6.0 ms in place (with glibc told never to return memory: 5.5 ms); hence
+  `inplace`.
+- `t ** -0.75` dominated the rest: `torch.pow` 6.7 ms on conv1's output against 0.9 ms for `rsqrt` and 1.5 ms
+  for `sqrt`, so `r = rsqrt(t); r * sqrt(r)` (exact to a few ulp, no overflow for large t) replaces it.
+- Max-pool 3/2 on conv1's output: 17.8 ms in NCHW, 1.4-2.0 ms in channels_last (vectorised over channels).
+  Convs in channels_last against NCHW: conv1 0.8-1.0x, conv2 0.89-0.96x, conv3-5 0.92-0.96x. All run near the
+  machine's peak FLOP rate (about 90 ms of the ~125 ms forward), which bounds the network at about 0.45x the
+  baseline.
+- fc6 + ReLU (9216 -> 4096, batch 16): `F.linear` (MKL) 20.5 ms, oneDNN's `mkldnn::_linear_pointwise` 11.1 ms;
+  fc7 8.7 -> 5.2 ms. It is wrapped in the custom op `alexnet_dsl::onednn_linear` because Inductor cannot lower
+  the raw op; as an opaque external kernel it keeps the speed-up under `torch.compile`.
+- Tried and dropped: NNPACK convolutions (1.4-3x slower), conv weights prepacked for oneDNN with ReLU fused
+  (`mkldnn::_convolution_pointwise`: same kernel, within noise, and a weight cache to keep in sync).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -62,7 +73,7 @@ def _traced() -> bool:
     return torch.compiler.is_compiling()
 
 
-# --- local response normalisation --------------------------------------------------------------------------------
+# --- local response normalisation ---------------------------------------------------------------------------
 
 
 def _inv_pow(t: Tensor, beta: float) -> Tensor:
@@ -89,22 +100,26 @@ def _inv_pow_(t: Tensor, beta: float) -> Tensor:
     return t.pow_(-beta)
 
 
-# Fast-path LRN works on batch slices of about this many bytes, so that its passes reuse the cache: on conv1's
-# output 8.7 -> 5.7 ms at 2 threads (1 MB: 5.8, 4 MB: 5.6, 8 MB: 6.1, whole tensor: 8.5).
-_LRN_CHUNK_BYTES = 2 << 20
-
-
-def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float, *, inplace: bool = False) -> Tensor:
+def lrn(
+    x: Tensor,
+    size: int,
+    alpha: float,
+    beta: float,
+    k: float,
+    *,
+    inplace: bool = False,
+) -> Tensor:
     """Local response normalisation across channels (dim 1) of [N, C, ...] input, with the paper's alpha.
 
-        b_c = a_c / (k + alpha * S_c) ** beta,   S_c = sum of a_j ** 2 for j in [c - size//2, c + (size-1)//2] ∩ [0, C-1]
+        b_c = a_c / (k + alpha * S_c) ** beta
+        S_c = sum of a_j ** 2 for j in [c - size//2, c + (size-1)//2] ∩ [0, C-1]
 
-    Equals ``F.local_response_norm(x, size, alpha * size, beta, k)`` (which divides alpha by size) for every size,
-    borders included, and also takes 2-D [N, C] input. Keeps channels_last input in channels_last.
+    Equals ``F.local_response_norm(x, size, alpha * size, beta, k)`` (which divides alpha by size) for every
+    size, borders included, and also takes 2-D [N, C] input. Keeps channels_last input in channels_last.
 
-    ``inplace=True`` lets the fast path (no gradient needed) write the result into ``x`` and return it, which saves
-    allocating (and page-faulting) a fresh output: pass it when ``x`` is a temporary that nothing else reads.
-    When a gradient is needed the result is always a new tensor.
+    ``inplace=True`` lets the fast path (no gradient needed) write the result into ``x`` and return it, which
+    saves allocating (and page-faulting) a fresh output: pass it when ``x`` is a temporary that nothing else
+    reads. When a gradient is needed the result is always a new tensor.
 
     >>> x = torch.tensor([[3.0, 4.0]])
     >>> lrn(x, size=3, alpha=1.0, beta=0.5, k=0.0)  # both windows cover both channels: x / |x|
@@ -125,11 +140,13 @@ def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float, *, inplace: b
         for i in range(1, below + above + 1):
             s = s + padded.narrow(1, i, C)
         return x * _inv_pow(k + alpha * s, beta)
-    # Fast path: in place, a batch slice at a time (9 passes over each slice for size 5 and beta 0.75).
+    # Fast path: in place, 9 passes over the data for size 5 and beta 0.75, a batch slice of about 2 MB at a
+    # time so that the passes hit the cache (conv1's output: 8.7 -> 5.7 ms at 2 threads; slices of 1 MB: 5.8,
+    # 4 MB: 5.6, 8 MB: 6.1, the whole tensor: 8.5).
     out = x if inplace else torch.empty_like(x)
     k_ = torch.full((), k, dtype=x.dtype, device=x.device)
     sample_bytes = max(1, x.numel() // max(1, x.shape[0]) * x.element_size())
-    step = max(1, _LRN_CHUNK_BYTES // sample_bytes) if x.device.type == "cpu" else max(1, x.shape[0])
+    step = max(1, (2 << 20) // sample_bytes) if x.device.type == "cpu" else max(1, x.shape[0])
     for start in range(0, x.shape[0], step):
         a = x[start : start + step]
         s = torch.addcmul(k_, a, a, value=alpha)  # k + alpha * a_c^2
@@ -143,25 +160,25 @@ def lrn(x: Tensor, size: int, alpha: float, beta: float, k: float, *, inplace: b
     return out
 
 
-# --- linear -------------------------------------------------------------------------------------------------------
-
-_mkldnn_linear = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+# --- linear -------------------------------------------------------------------------------------------------
 
 
-def _onednn_linear_op() -> Callable[..., Tensor] | None:
+def _onednn_linear_op():  # -> the op's OpOverloadPacket, or None
     """The custom op ``alexnet_dsl::onednn_linear(x, weight, bias, relu)``, or None without oneDNN.
 
-    A custom op so that Inductor calls it as an opaque external kernel (it has no lowering for the raw oneDNN op
-    with unpacked weights). Registered once per process: the torch backend copies this code into generated modules.
+    A custom op so that Inductor calls it as an opaque external kernel (it has no lowering for the raw oneDNN
+    op with unpacked weights). Registered once per process: the torch backend copies this code into generated
+    modules.
     """
-    if _mkldnn_linear is None:
+    mkldnn_linear = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+    if mkldnn_linear is None:
         return None
     namespace = torch.ops.alexnet_dsl
     if not hasattr(namespace, "onednn_linear"):
 
         @torch.library.custom_op("alexnet_dsl::onednn_linear", mutates_args=())
         def onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
-            return _mkldnn_linear(x, weight, bias, "relu" if relu else "none", [], "")
+            return mkldnn_linear(x, weight, bias, "relu" if relu else "none", [], "")
 
         @onednn_linear.register_fake
         def _(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
@@ -173,7 +190,12 @@ def _onednn_linear_op() -> Callable[..., Tensor] | None:
 _ONEDNN_LINEAR = _onednn_linear_op()
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, relu: bool = False) -> Tensor:
+def linear(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    relu: bool = False,
+) -> Tensor:
     """``y = x @ weight.T + bias``, then ``max(y, 0)`` if ``relu``; x is [..., in], weight [out, in].
 
     On float32 CPU tensors that need no gradient this runs oneDNN's matmul, about twice as fast as `F.linear`
@@ -193,7 +215,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, relu: bool = F
     return F.relu(y, inplace=True) if relu else y
 
 
-# --- memory format ------------------------------------------------------------------------------------------------
+# --- memory format ------------------------------------------------------------------------------------------
 
 
 def to_fast_layout(x: Tensor) -> Tensor:
@@ -204,5 +226,5 @@ def to_fast_layout(x: Tensor) -> Tensor:
 
 
 def fast_layout_(module: nn.Module) -> nn.Module:
-    """Convert a module's 4-D parameters and buffers (conv weights) to ``channels_last`` in place; returns it."""
+    """Convert a module's 4-D parameters and buffers (conv weights) to ``channels_last``; returns it."""
     return module.to(memory_format=torch.channels_last)

@@ -86,6 +86,8 @@ def helpers(used: list[str], backend: str) -> list[str]:
     wanted = []
     if "lrn" in used or ("fused" in used and backend == "auto"):
         wanted.append("lrn")
+    if "linear" in used:
+        wanted.append("linear")
     names = _closure(wanted)
     funcs = _functions()
     chunks = [_renamed(textwrap.dedent(funcs[n][0]).strip("\n"), names) for n in names]

@@ -1,9 +1,10 @@
 """The two AlexNets that `cpu_forward.py` compares.
 
-- `reference_alexnet()`: the straightforward eager `nn.Sequential` (the baseline of the speed requirement), with
-  `nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2)` (PyTorch divides alpha by size: 5e-4 / 5 = the paper's 1e-4).
-- `PrototypeAlexNet`: a hand-written module built from `alexnet_dsl.ops` the way the torch backend should generate
-  it. Both have the state_dict keys conv1.weight, conv1.bias, ..., fc8.bias, so weights copy across.
+- `reference_alexnet()`: the straightforward eager `nn.Sequential` (the baseline of the speed requirement),
+  with `nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2)` (PyTorch divides alpha by size: 5e-4 / 5 is the
+  paper's 1e-4).
+- `PrototypeAlexNet`: a hand-written module built from `alexnet_dsl.ops` the way the torch backend should
+  generate it. Both have the state_dict keys conv1.weight, conv1.bias, ..., fc8.bias, so weights copy across.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def reference_alexnet(num_classes: int = 1000) -> nn.Sequential:
 
 
 class PrototypeAlexNet(nn.Module):
-    """What the torch backend should generate for `specs/alexnet.net` (see `alexnet_dsl.ops` for the rules)."""
+    """What the torch backend should generate for `specs/alexnet.net` (rules: `alexnet_dsl.ops`)."""
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()

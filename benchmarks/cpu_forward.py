@@ -3,12 +3,13 @@
     python benchmarks/cpu_forward.py                      # specs/alexnet.net through alexnet_dsl.compile
     python benchmarks/cpu_forward.py --prototype          # the hand-written module of _reference_alexnet.py
     python benchmarks/cpu_forward.py --no-compile --iters 30 --threads 2
-    python benchmarks/cpu_forward.py --ops                # per-op table behind the choices in alexnet_dsl/ops.py
+    python benchmarks/cpu_forward.py --ops                # per-op table behind alexnet_dsl/ops.py
 
 Both models get the same weights; outputs are checked to agree before anything is timed. Eval mode, float32,
-`torch.inference_mode`. All variants (eager baseline, ours, and with `torch.compile` applied to each) run interleaved
-in one process, in a rotating order, after a warm-up; the table reports medians (and minimums) and their ratios to the
-eager baseline. Compile time is excluded (and printed). The requirement: ours / baseline <= 0.6 in eager mode.
+`torch.inference_mode`. All variants (eager baseline, ours, and with `torch.compile` applied to each) run
+interleaved in one process, in a rotating order, after a warm-up; the table reports medians (and minimums) and
+their ratios to the eager baseline. Compile time is excluded (and printed). The requirement: ours / baseline
+<= 0.6 in eager mode.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def check_outputs(name: str, got: Tensor, want: Tensor) -> None:
 
 
 def interleaved_times(fns: dict, iters: int, warmup: int) -> dict:
-    """Seconds per call, `iters` samples each; every iteration runs each function once, in a rotating order."""
+    """Seconds per call, `iters` samples each; an iteration runs every function once, in a rotating order."""
     names = list(fns)
     for _ in range(warmup):
         for name in names:
@@ -140,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     x = torch.rand(args.batch, 3, 227, 227) * 255 - 128
 
     print(f"ours: {label}")
-    print(
-        f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, float32, eval, inference_mode"
-    )
+    setup = f"{args.threads} threads, batch {args.batch}, float32, eval, inference mode"
+    print(f"torch {torch.__version__}, {setup}")
     fns = {}
     with torch.inference_mode():
         want = baseline(x)

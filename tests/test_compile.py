@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 import alexnet_dsl
-from alexnet_dsl import expr as E
 from alexnet_dsl.build import instantiate
 from alexnet_dsl.check import check_file, check_text
 from alexnet_dsl.codegen import generate

@@ -1,7 +1,8 @@
 """alexnet_dsl.ops against torch as the oracle.
 
-LRN oracle: the paper's LRN is `F.local_response_norm(x, size, alpha * size, beta, k)` (PyTorch averages a zero-padded
-window of `size` channels, so it divides alpha by size; the window [c - size//2, c + (size-1)//2] is the same).
+LRN oracle: the paper's LRN is `F.local_response_norm(x, size, alpha * size, beta, k)` (PyTorch averages a
+zero-padded window of `size` channels, so it divides alpha by size; the window [c - size//2, c + (size-1)//2]
+is the same).
 """
 
 from __future__ import annotations
@@ -176,15 +177,19 @@ def test_lrn_rejects_bad_arguments() -> None:
     k=st.sampled_from([0.5, 1.0, 2.0]),
     grad=st.booleans(),
     channels_last=st.booleans(),
+    inplace=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_lrn_property(n, c, hw, size, alpha, beta, k, grad, channels_last, seed) -> None:
+def test_lrn_property(n, c, hw, size, alpha, beta, k, grad, channels_last, inplace, seed) -> None:
+    """Any shape, window and constants, fast path or autograd, either memory format, in place or not."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, c, *hw, generator=gen, dtype=torch.float64) * alpha**-0.5
     if channels_last:
         x = ops.to_fast_layout(x)
-    got = ops.lrn(x.requires_grad_(grad), size, alpha, beta, k)
-    torch.testing.assert_close(got.detach(), naive_lrn(x.detach(), size, alpha, beta, k))
+    want = naive_lrn(x, size, alpha, beta, k)
+    got = ops.lrn(x.requires_grad_(grad), size, alpha, beta, k, inplace=inplace)
+    torch.testing.assert_close(got.detach(), want)
+    assert (got is x) == (inplace and not grad)
 
 
 @pytest.mark.parametrize("relu", [False, True])
@@ -241,7 +246,7 @@ def test_fast_layout() -> None:
 
 
 def test_ops_under_torch_compile() -> None:
-    """One fullgraph compile of a small conv -> relu -> lrn -> pool -> linear net, in inference and in training."""
+    """One fullgraph compile of a small conv -> relu -> lrn -> pool -> linear net, inference and training."""
     torch._dynamo.reset()
     conv = ops.fast_layout_(torch.nn.Conv2d(3, 8, 3))
     fc = torch.nn.Linear(8 * 3 * 3, 5)
