@@ -269,7 +269,8 @@ def _one(c: Constraint) -> IntSet | bool | None:
 def _empty(c: Constraint, sym: str | None, before: IntSet | None) -> Diagnostic:
     notes = []
     if sym is not None and before is not None:
-        notes.append(f"before `{c.layer.display_name}`, `{sym}` could be {before.describe(sym)}")
+        where = f"`{c.layer.display_name}`" if c.layer is not None else "the declared output"
+        notes.append(f"before {where}, `{sym}` could be {before.describe(sym)}")
     return error(
         "E0308",
         f"no input size works here: {c.what}",

@@ -31,7 +31,7 @@ class Constraint:
     kind: str  # "ge": lhs >= rhs, "eq": lhs == rhs, "div": lhs % rhs == 0
     lhs: E.Size
     rhs: E.Size
-    layer: ir.Layer
+    layer: ir.Layer | None  # None for the network's declared output
     span: Span
     what: str  # "the height of `conv1`'s output must be at least 1"
 
@@ -417,9 +417,9 @@ def check_assertion(ctx: _Ctx, layer: ir.Layer | None, info: LayerInfo | None, s
                                   f"{who}'s {_dim_word(i, len(shape))} must equal the asserted "
                                   f"{E.show(want)}")
         elif verdict is None:
-            verdict = ctx.require("eq", got, want, ctx.net.layers[-1] if ctx.net.layers else None,
-                                  assertion.dim_spans[i], f"the output's {_dim_word(i, len(shape))} must "
-                                  f"equal the declared {E.show(want)}")
+            verdict = ctx.require("eq", got, want, None, assertion.dim_spans[i],
+                                  f"the output's {_dim_word(i, len(shape))} must equal the declared "
+                                  f"{E.show(want)}")
         if verdict is False:
             bad.append(i)
     if bad:
@@ -549,7 +549,7 @@ def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
     output = shapes.get(net.output_layer)
     if net.output is not None and output is not None:
         output = check_assertion(ctx, None, infos[-1] if infos else None, output, net.output, "E0302",
-                                 f"the network ({net.output_layer.split(chr(39))[0]})")
+                                 f"the network's output `{net.output_layer.split(chr(39))[0]}`")
     _unused(ctx, net)
     return ShapeResult(infos, output, ctx.constraints, ctx.diags, order)
 
