@@ -464,6 +464,7 @@ class _Lowerer:
         spans: list[tuple[str, Span]] = []
         ok = True
         unknown = False  # a misspelt argument: do not also report the one it was meant to be
+        extra: list[Val] = []  # positional arguments past the op's positional ones
         positional = 0
         for a in args:
             if a.data == "positional":
@@ -472,11 +473,7 @@ class _Lowerer:
                     ok = False
                     continue
                 if positional >= len(sig.positional):
-                    n = len(sig.positional)
-                    takes = (f"{n} positional argument" + ("s" if n != 1 else "")
-                             + (f" (`{'`, `'.join(sig.positional)}`)" if n else ""))
-                    self.err("E0106", f"`{op}` takes {takes}", val.span,
-                             helps=("name the argument: `key=value`",) if sig.params else ())
+                    extra.append(val)  # reported once, below, with the call rewritten
                     ok = False
                     continue
                 key = sig.positional[positional]
@@ -492,9 +489,11 @@ class _Lowerer:
                         size = 2 * r + 1 if isinstance(r, int) else "2*r + 1"
                         helps = (f"TensorFlow's `depth_radius` is the half width of the window: write "
                                  f"`size={size}` (TensorFlow's alpha is not divided, like ours)",)
-                    known = ", ".join(f"`{k}`" for k in sig.params) or "none"
+                    known = (f"`{op}` takes: " + ", ".join(f"`{k}`" for k in sig.params) if sig.params
+                             else f"`{op}` takes no arguments" + (" (it runs over channels, dim 1)"
+                                                                  if op == "softmax" else ""))
                     self.err("E0102", f"`{op}` has no argument `{key}`", token_span(key_tok),
-                             notes=(f"`{op}` takes: {known}",), helps=helps)
+                             notes=(known,), helps=helps)
                     ok = False
                     unknown = True
                     continue
@@ -508,6 +507,9 @@ class _Lowerer:
                 continue
             given[key] = val
             spans.append((key, val.span))
+        if extra:
+            self.positional_error(op, sig, args, extra, given, env)
+            unknown = True  # the missing arguments are probably among the extra ones
         values: dict[str, object] = {}
         texts: list[tuple[str, str]] = []
         for key, param in sig.params.items():
@@ -530,6 +532,25 @@ class _Lowerer:
             else:
                 values[key] = param.default
         return (values if ok else None), spans, texts
+
+    def positional_error(self, op: str, sig: Signature, args, extra: list[Val], given: dict[str, Val],
+                         env: dict[str, Val]) -> None:
+        """One error for all positional arguments too many, with the call written with keywords in
+        PyTorch's order (`conv(96, 11, 4)` -> `conv(96, kernel=11, stride=4)`)."""
+        n = len(sig.positional)
+        takes = (f"{n} positional argument" + ("s" if n != 1 else "") + (f" (`{'`, `'.join(sig.positional)}`)"
+                                                                        if n else "")) if n else "no positional arguments"
+        order = [k for k in sig.params if k not in sig.positional and k not in given]
+        helps: tuple[str, ...] = ()
+        if len(extra) <= len(order):
+            parts = [v.text for k, v in given.items() if k in sig.positional]
+            parts += [f"{k}={v.text}" for k, v in given.items() if k not in sig.positional]
+            parts += [f"{k}={v.text}" for k, v in zip(order, extra)]
+            helps = (f"name them: `{op}({', '.join(parts)})`",)
+        elif sig.params:
+            helps = ("name the arguments: `key=value`",)
+        self.err("E0106", f"`{op}` takes {takes}", extra[0].span.join(extra[-1].span),
+                 label=f"{len(extra)} too many", helps=helps)
 
     def substitute(self, val: Val, env: dict[str, Val]) -> Val | None:
         """Replace block parameters by the values bound at the call."""
