@@ -314,10 +314,11 @@ def broken_networks(draw, mistakes: tuple[str, ...] = _MISTAKES) -> BrokenNetwor
 # ---------------------------------------------------------------------------- assert_shapes
 
 
-def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str = "meta",
+def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str | None = None,
                   backend: str = "torch") -> None:
     """Run the compiled network one statement at a time and compare every layer's output shape
-    with the checker's prediction. On the `meta` device nothing is computed or allocated.
+    with the checker's prediction. A spec runs on the `meta` device by default, where nothing is
+    computed or allocated; a module runs where its parameters are, unless `device` says otherwise.
 
     Raises AssertionError with a layer-by-layer table when any shape differs (or the input is not
     one the network accepts).
@@ -334,7 +335,11 @@ def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str = "m
         if analysis is None:
             raise TypeError("assert_shapes needs a spec or a module made by alexnet_dsl.compile")
         backend = model.dslc_backend
+        if device is None:
+            device = next((str(p.device) for p in model.parameters()), "cpu")
+        model = model.to(device)
     else:
+        device = device or "meta"
         from . import compile as compile_spec
 
         analysis = _analysis(spec_or_module)

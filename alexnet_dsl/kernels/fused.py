@@ -227,4 +227,6 @@ def fused_conv2d(
     if allow_tf32 is not None and not isinstance(allow_tf32, bool):
         raise TypeError(f"`allow_tf32` must be a bool or None, got {type(allow_tf32).__name__}")
     tf32 = resolve_tf32(x.dtype, allow_tf32)
+    if x.device.type == "meta":  # shapes only (alexnet_dsl.testing.assert_shapes): nothing to launch
+        return x.new_empty((geometry.batch, geometry.out_c, geometry.out_h, geometry.out_w))
     return _FusedConv2d.apply(x, weight, bias, geometry, relu, lrn, tf32)

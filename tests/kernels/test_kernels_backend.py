@@ -70,3 +70,14 @@ def test_auto_uses_torch_ops_for_cpu_tensors():
     model.load_state_dict(ref.state_dict())
     x = torch.randn(2, 6, 13, 11)
     torch.testing.assert_close(model(x), ref(x))
+
+
+def test_fused_shapes_of_every_shipped_spec_on_meta():
+    """The fused backend's module computes the checker's shapes for every spec (meta: no launches)."""
+    from alexnet_dsl.check import check_file
+
+    for path in sorted((ROOT / "specs").glob("*.net")):
+        analysis = check_file(path)
+        sizes = {s: v.ranges[0][0] for s, v in analysis.admissible.items()}
+        shape = tuple(2 if i == 0 else sizes.get(d, d) for i, d in enumerate(analysis.network.input_dims))
+        assert_shapes(path, shape, backend="triton")
