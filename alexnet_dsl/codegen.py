@@ -344,7 +344,7 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
                 containers.add(prefix)
                 init_lines.append(f"        self.{_attr_path(prefix)} = nn.Module()")
         init_lines.append(f"        self.{_attr_path(layer.name)} = {expr_}")
-    nhwc = _channels_last(net)
+    nhwc = _channels_last(net) and backend != "triton"  # the kernels are built for NCHW
     if nhwc:
         init_lines.append("        # convolutions and pooling run fastest on channels-last (NHWC) tensors on CPUs")
         init_lines.append("        self.to(memory_format=torch.channels_last)")
@@ -355,7 +355,10 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
     plan = forward_plan(net, arg, backend)
     helpers = {h for step in plan for h in step.helpers}
     body = [f"        self.check_input({arg})"]
-    if nhwc:
+    if nhwc and backend == "auto":  # the Triton kernels take NCHW; the CPU ops run fastest in NHWC
+        body.append(f"        if not {arg}.is_cuda:")
+        body.append(f"            {arg} = {arg}.contiguous(memory_format=torch.channels_last)")
+    elif nhwc:
         body.append(f"        {arg} = {arg}.contiguous(memory_format=torch.channels_last)")
     body += [f"        {step.out} = {step.code}{_shape_comment(shapes.get(step.layer))}" for step in plan]
     body.append(f"        return {plan[-1].out if plan else arg}")
