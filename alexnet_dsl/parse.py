@@ -172,7 +172,7 @@ def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> 
     if joiner.open and tok.line > joiner.open[-1].line:
         opener = joiner.open[-1]
         notes.append(f"the `{opener}` opened at line {opener.line}, column {opener.column} is not closed")
-    if prev is not None and tok.line > prev.line and tok.type != "RBRACE":
+    if prev is not None and (tok.line > prev.line or tok.type == "_NL") and tok.type != "RBRACE":
         # the mistake is at the end of the previous line, not at the start of this one
         ps = token_span(prev)
         span = Span(ps.end_line, ps.end_col, ps.end_line, ps.end_col + 1)
@@ -182,13 +182,32 @@ def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> 
     )
 
 
+MAX_SYNTAX_ERRORS = 20
+
+
 def parse(source: Source) -> tuple[Tree | None, list[Diagnostic]]:
-    """Parse a spec. Returns the tree, or None and the (single) syntax diagnostic."""
+    """Parse a spec: the tree, or None and its syntax errors.
+
+    After a syntax error on a line without braces, that line is blanked and the text parsed again,
+    so that one run reports the syntax errors of every line (up to MAX_SYNTAX_ERRORS) instead of
+    only the first.
+    """
     bad = _check_encoding(source)
     if bad is not None:
         return None, [bad]
     lark, joiner = _parser()
-    try:
-        return lark.parse(source.text), []
-    except UnexpectedInput as exc:
-        return None, [_syntax_error(exc, joiner, source)]
+    lines = source.text.split("\n")
+    errors: list[Diagnostic] = []
+    while True:
+        try:
+            tree = lark.parse("\n".join(lines))
+            return (tree, []) if not errors else (None, errors)
+        except UnexpectedInput as exc:
+            errors.append(_syntax_error(exc, joiner, source))
+            at_end = isinstance(exc, UnexpectedEOF) or getattr(getattr(exc, "token", None), "type", "") == "$END"
+        line = errors[-1].span.line if errors[-1].span else 0
+        if (at_end or len(errors) >= MAX_SYNTAX_ERRORS or not 1 <= line <= len(lines)
+                or any(tok.line < line for tok in joiner.open)  # a bracket from an earlier line is open
+                or "{" in lines[line - 1] or "}" in lines[line - 1] or not lines[line - 1].strip()):
+            return None, errors
+        lines[line - 1] = ""
