@@ -41,11 +41,12 @@ class Analysis:
 
     @property
     def params(self) -> int | None:
-        return _total(i.params for i in self.infos)
+        """Trainable parameters; None when unknown (an unbound symbol, or no network was read)."""
+        return _total(i.params for i in self.infos) if self.network is not None else None
 
     @property
     def macs(self) -> int | None:
-        return _total(i.macs for i in self.infos)
+        return _total(i.macs for i in self.infos) if self.network is not None else None
 
     def info(self, name: str) -> LayerInfo:
         for i in self.infos:

@@ -145,3 +145,12 @@ def test_check_does_not_import_torch_triton_numpy():
             "print(sorted(m for m in ('torch', 'triton', 'numpy') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_json_of_a_file_that_does_not_parse():
+    r = run("check", "--format", "json", "-", stdin="network A(x: [N, 3, 8, 8]) {\n conv(3 kernel=3)\n}\n")
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["network"] is None and doc["layers"] == []
+    assert doc["params"] is None and doc["macs"] is None
+    assert [(d["code"], d["line"]) for d in doc["diagnostics"]] == [("E0001", 2)]
