@@ -143,10 +143,11 @@ a multiple of `groups`.
     conv(95, kernel=3, groups=2)   # E0304: 95 filters in 2 groups""",
     ),
     "E0305": Code(
-        "kernel larger than its padded input",
+        "kernel larger than its padded input (an empty output)",
         """A convolution or pooling window (its effective size `dilation * (kernel - 1) + 1`) is
-larger than the input plus padding, so the output would have no rows or columns. The note shows
-where the input size came from.
+larger than the input plus padding, so the output would have no rows or columns (with `ceil=true`
+PyTorch lets a window hang over the edge, and this is reported only when the output would be empty).
+The note shows where the input size came from.
 
     pool: maxpool(kernel=3)   # on a 2x2 input: E0305""",
     ),
