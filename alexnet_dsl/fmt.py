@@ -26,7 +26,7 @@ from lark import Lark, Token, Tree
 
 from .diagnostics import DslError
 from .lower import lower
-from .parse import GRAMMAR, _LineJoiner, parse
+from .parse import _LineJoiner, build_lark, parse
 from .source import Source
 
 INDENT = "    "
@@ -79,16 +79,8 @@ _LOCK = threading.Lock()  # one parser, one comment sink: one parse at a time
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _Sink]:
     sink = _Sink()
-    lark = Lark(
-        GRAMMAR.read_text(),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        keep_all_tokens=True,  # punctuation too: comments can follow a `(` or a `,`
-        postlex=_LineJoiner(),
-        lexer_callbacks={"COMMENT": sink},
-    )
+    # keep_all_tokens: punctuation too, since comments can follow a `(` or a `,`
+    lark = build_lark(_LineJoiner(), keep_all_tokens=True, lexer_callbacks={"COMMENT": sink})
     return lark, sink
 
 

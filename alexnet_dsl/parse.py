@@ -73,19 +73,24 @@ class _LineJoiner(PostLex):
             yield tok
 
 
-@lru_cache(maxsize=1)
-def _parser() -> tuple[Lark, _LineJoiner]:
-    joiner = _LineJoiner()
-    lark = Lark(
+def build_lark(postlex: PostLex, **options) -> Lark:
+    """The grammar's LALR parser with positions on; `options` add to lark's (fmt keeps all tokens)."""
+    return Lark(
         GRAMMAR.read_text(),
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=True,
-        postlex=joiner,
-        cache=True,  # the LALR tables, pickled in the temp dir: most of `dslc check`'s start-up
+        postlex=postlex,
+        **options,
     )
-    return lark, joiner
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, _LineJoiner]:
+    joiner = _LineJoiner()
+    # cache: the LALR tables, pickled in the temp dir: most of `dslc check`'s start-up
+    return build_lark(joiner, cache=True), joiner
 
 
 def token_span(tok: Token) -> Span:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference_models import paper_alexnet
 from torch import nn
 
 import alexnet_dsl
@@ -24,22 +25,6 @@ SPECS = sorted((ROOT / "specs").glob("*.net"))
 ALEXNET = ROOT / "specs" / "alexnet.net"
 
 
-def hand_written_alexnet() -> nn.Sequential:
-    """The paper's AlexNet as a careful user writes it, with PyTorch's LRN (alpha divided by size)."""
-    return nn.Sequential(
-        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0),
-        nn.MaxPool2d(3, 2),
-        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0),
-        nn.MaxPool2d(3, 2),
-        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(),
-        nn.MaxPool2d(3, 2), nn.Flatten(), nn.Dropout(0.5),
-        nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000), nn.Softmax(dim=1),
-    )
-
-
 def copy_weights(src: nn.Module, dst: nn.Module) -> None:
     """Copy parameters in registration order (both register conv1..fc8 in layer order)."""
     src_params, dst_params = list(src.state_dict().values()), list(dst.state_dict().values())
@@ -51,7 +36,7 @@ def copy_weights(src: nn.Module, dst: nn.Module) -> None:
 
 def test_alexnet_equals_hand_written_pytorch():
     torch.manual_seed(0)
-    ref = hand_written_alexnet().eval()
+    ref = paper_alexnet().eval()
     model = alexnet_dsl.compile(ALEXNET, backend="torch").eval()
     copy_weights(ref, model)
     # scaled inputs: with activations of order 1 and alpha=1e-4 LRN is nearly a constant scale, and
