@@ -48,12 +48,6 @@ class Analysis:
     def macs(self) -> int | None:
         return _total(i.macs for i in self.infos) if self.network is not None else None
 
-    def info(self, name: str) -> LayerInfo:
-        for i in self.infos:
-            if i.layer.name == name:
-                return i
-        raise KeyError(name)
-
     def to_json(self) -> dict:
         net = self.network
         return {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .source import Source, Span
+from .source import Span
 
 Pair = tuple[int, int]
 Dim = int | str | None  # a declared dimension: a size, a symbol, or `_` (any)
@@ -209,11 +209,3 @@ class Network:
     @property
     def batch(self) -> Dim:
         return self.input_dims[0] if self.input_dims else None
-
-
-@dataclass(frozen=True, slots=True)
-class Lowered:
-    """The result of lowering one file."""
-
-    source: Source
-    network: Network | None

@@ -18,7 +18,7 @@ congruence when an unbounded set is periodic).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import product
 
@@ -105,10 +105,6 @@ class IntSet:
     @property
     def empty(self) -> bool:
         return not self.ranges
-
-    @property
-    def bounded(self) -> bool:
-        return all(hi is not None for _, hi in self.ranges)
 
     def describe(self, name: str = "x") -> str:
         """`227..258`, `3.., 5..9`; a periodic set adds its condition: `2.. with H % 2 == 0`."""
@@ -267,9 +263,3 @@ def product_equal(p: E.Size, c: int, domains: dict[str, IntSet]) -> dict[str, In
             for s, v in zip(syms, combo):
                 feasible[s].update(options[s][v])
     return {s: IntSet.of_values(sorted(xs)) if xs else EMPTY for s, xs in feasible.items()}
-
-
-@dataclass
-class Solution:
-    sets: dict[str, IntSet] = field(default_factory=dict)
-    coupled: list[tuple[str, ...]] = field(default_factory=list)
