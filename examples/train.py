@@ -64,6 +64,9 @@ def main() -> None:
         if rank == 0 and (step % 5 == 0 or step == args.steps - 1):
             print(f"step {step:4d}  loss {loss.item():.4f}", flush=True)
     if distributed:
+        # Every rank reaches the end before any tears its connections down: a peer closing early makes
+        # gloo's transport thread raise "connection closed by peer" in a rank still shutting down.
+        dist.barrier()
         dist.destroy_process_group()
 
 

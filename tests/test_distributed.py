@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -42,6 +44,7 @@ def worker(rank: int, world: int, port: int, out: str) -> None:
     model = DistributedDataParallel(alexnet_dsl.compile(SPEC, backend="torch"))
     train(model, [data(rank)])
     torch.save(model.module.state_dict(), f"{out}/rank{rank}.pt")
+    dist.barrier()  # no rank closes its connections while another still uses them
     dist.destroy_process_group()
 
 
@@ -66,11 +69,22 @@ def test_ddp_two_processes_match_one_process_on_the_combined_batch(tmp_path):
     assert any(not torch.equal(start[k], r0[k]) for k in start)  # training changed something
 
 
+def run_torchrun(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port", str(free_port()), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 def test_example_runs_under_torchrun():
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port", str(free_port()),
-           "examples/train.py", "specs/lenet5.net", "--steps", "6"]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert r.returncode == 0, r.stderr[-2000:]
+    args = ("examples/train.py", "specs/lenet5.net", "--steps", "6")
+    r = run_torchrun(*args)
+    codes = [int(c) for c in re.findall(r"exitcode\s*:\s*(-?\d+)", r.stderr)]
+    if r.returncode != 0 and codes and all(c < 0 for c in codes):
+        # A rank killed by a signal without a Python error of its own is the transport (gloo's TCP threads abort
+        # on a connection reset), not this code; it is rerun once and reported, a second time fails the test.
+        warnings.warn(f"torchrun rank died by a signal, rerunning once:\n{r.stderr[:3000]}", stacklevel=1)
+        r = run_torchrun(*args)
+    # The ranks' own messages come first in stderr, torchrun's summary of the failure last: show both.
+    assert r.returncode == 0, f"{r.stderr[:4000]}\n...\n{r.stderr[-1500:]}"
     losses = [float(line.split()[-1]) for line in r.stdout.splitlines() if line.startswith("step")]
     assert len(losses) >= 2 and losses[-1] < losses[0]
