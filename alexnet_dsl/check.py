@@ -173,13 +173,20 @@ def bind(analysis: Analysis, sizes: dict[str, int]) -> Analysis:
     bound = replace(net, input_dims=dims)
     result = infer(bound, inverse_help=_inverse_help(bound))
     sets, solve_diags = solve(bound, result.constraints)
+    diags = sorted(result.diagnostics + solve_diags, key=sort_key)
+    outside = [f"{name} in {analysis.admissible[name].describe(name)}, not {value}" for name, value in sizes.items()
+               if name in analysis.admissible and not analysis.admissible[name].contains(value)]
+    first = next((i for i, d in enumerate(diags) if d.is_error), None)
+    if outside and first is not None:  # say it in terms of the sizes that were bound, not only of the layer
+        help_text = "the spec accepts " + "; ".join(outside)
+        diags[first] = replace(diags[first], helps=(*diags[first].helps, help_text))
     return Analysis(
         source=analysis.source,
         network=bound,
         infos=result.infos,
         output=result.output,
         admissible=sets,
-        diagnostics=sorted(result.diagnostics + solve_diags, key=sort_key),
+        diagnostics=diags,
     )
 
 

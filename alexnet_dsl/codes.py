@@ -170,10 +170,12 @@ constraint of the network: the layer named is where the set of admissible values
 The note gives the values admissible before that layer.""",
     ),
     "E0309": Code(
-        "invalid input or output declaration",
-        """The network's input or output shape is malformed: an empty shape, a dimension of size
-zero, a batch dimension that differs between input and output, or a symbol in the output that
-the input does not define.""",
+        "invalid shape declaration",
+        """The network's input or output shape, or a layer's asserted shape, is malformed: an empty
+shape, a dimension of size zero, a batch dimension that differs between input and output, or a
+symbol that the input does not define (`-> [N, 8, H, H]` in a network over `[N, 3, 32, 32]`). In an
+assertion, write `_` for a size you do not want to check; inside a block, a parameter of the
+block may be used as a size (`-> [N, filters, _, _]`).""",
     ),
     "E0310": Code(
         "padding `same` with a stride",

@@ -148,6 +148,28 @@ SIGNATURES: dict[str, Signature] = {
 OPTIONAL_NONE = {("lrn", "avg_alpha")}  # optional arguments without a default value
 
 
+# PyTorch constructors people write positionally: (class, the first argument if dslc infers it from
+# the input, the dslc names of the arguments that follow, in the constructor's order).
+_TORCH_FORMS = {
+    "conv": ("nn.Conv2d", "in_channels", ("filters", "kernel", "stride", "padding", "dilation", "groups", "bias")),
+    "linear": ("nn.Linear", "in_features", ("features", "bias")),
+    "batchnorm": ("nn.BatchNorm2d", "num_features", ("eps", "momentum")),
+    "lrn": ("nn.LocalResponseNorm", None, ("size", "avg_alpha", "beta", "k")),
+}
+
+
+def _fits(param: Param, val: Val) -> bool:
+    """Whether a value has a kind the parameter could take (the rewrite of a call proposes no `bias=10`)."""
+    if param.kind == "bool":
+        return val.kind == "name" and val.value in ("true", "false")
+    if param.kind == "float":
+        return val.kind in ("int", "float")
+    if param.kind == "int":
+        return val.kind == "int"
+    same = param.kind == "padding" and val.kind == "name" and val.value == "same"
+    return same or val.kind in ("int", "pair")
+
+
 def _did_you_mean(name: str, options) -> tuple[str, ...]:
     close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
     return (f"did you mean `{close[0]}`?",) if close else ()
@@ -183,6 +205,7 @@ class _Lowerer:
         self.scope_names: dict[int, list[str]] = {}
         self.next_sid = 0
         self.instance_assertions: list[tuple[object, ir.Assertion]] = []
+        self.input_symbols: set[str] | None = None  # None: the input shape is broken, nothing to compare
 
     # -- helpers
     def err(self, code: str, message: str, span: Span | None, **kw) -> None:
@@ -242,6 +265,7 @@ class _Lowerer:
             out_dims, out_spans = self.shape(out_shape, where="output")
             if out_dims is not None and dims is not None and self.check_declared(out_dims, out_spans, dims, "output"):
                 output = ir.Assertion(out_dims, meta_span(out_shape.meta), out_spans)
+        self.input_symbols = None if dims is None else {d for d in dims if isinstance(d, str)}
         scope = self.new_scope("", {}, ())
         scope.names[input_name] = token_span(input_tok)
         self.bindings[(scope.sid, input_name)] = input_name
@@ -320,6 +344,37 @@ class _Lowerer:
             return None, ()
         return (tuple(dims), tuple(spans)) if ok else (None, ())
 
+    def assertion(self, tree: Tree, env: dict[str, Val]) -> ir.Assertion | None:
+        """A layer's `-> [dims]`: block parameters replaced by their values; any other name must be a
+        symbol of the network's input (a name that is neither would silently become a new unknown)."""
+        dims, spans = self.shape(tree, where="asserted")
+        if dims is None:
+            return None
+        resolved: list[ir.Dim] = []
+        ok = True
+        for d, s in zip(dims, spans):
+            if isinstance(d, str) and d in env:
+                bound = env[d]
+                if bound.kind != "int":
+                    self.err("E0104", f"`{d}` is {bound.show()} here, not a size", s)
+                    ok = False
+                    continue
+                d = bound.value
+                if d < 1:
+                    self.err("E0309", f"dimensions must be at least 1, got {d} (`{bound.text}`)", s)
+                    ok = False
+                    continue
+            elif isinstance(d, str) and self.input_symbols is not None and d not in self.input_symbols:
+                params = f"; block parameters: {', '.join(f'`{k}`' for k in env)}" if env else ""
+                self.err("E0309", f"`{d}` in the asserted shape is not a symbol of the input", s,
+                         helps=(f"input symbols: {', '.join(f'`{x}`' for x in sorted(self.input_symbols)) or 'none'}"
+                                f"{params}; write `_` for a size you do not want to check",
+                                *_did_you_mean(d, [*self.input_symbols, *env])))
+                ok = False
+                continue
+            resolved.append(d)
+        return ir.Assertion(tuple(resolved), meta_span(tree.meta), spans) if ok else None
+
     # -- scopes: the body of the network or of one block instance
     def scope(self, body: Tree, scope: _Scope, input_ref, stack: tuple[str, ...]) -> object:
         lines = [c for c in body.children if isinstance(c, Tree) and c.data == "layer"]
@@ -376,11 +431,7 @@ class _Lowerer:
         op = str(op_tok)
         span = meta_span(line.meta)
         args = [a for a in call.children[1:] if a is not None]
-        assertion = None
-        if shape_tree is not None:
-            dims, spans = self.shape(shape_tree, where="asserted")
-            if dims is not None:
-                assertion = ir.Assertion(dims, meta_span(shape_tree.meta), spans)
+        assertion = self.assertion(shape_tree, scope.env) if shape_tree is not None else None
         source = _Ref(scope.sid, str(from_tok), token_span(from_tok)) if from_tok is not None else prev
         full = scope.prefix + name
         if op in self.blocks:
@@ -489,6 +540,9 @@ class _Lowerer:
                         size = 2 * r + 1 if isinstance(r, int) else "2*r + 1"
                         helps = (f"TensorFlow's `depth_radius` is the half width of the window: write "
                                  f"`size={size}` (TensorFlow's alpha is not divided, like ours)",)
+                    elif key == "from":
+                        src = val.text if val is not None else "NAME"
+                        helps = (f"`from` is not an argument: write it after the call, `{op}(...) from {src}`",)
                     known = (f"`{op}` takes: " + ", ".join(f"`{k}`" for k in sig.params) if sig.params
                              else f"`{op}` takes no arguments" + (" (it runs over channels, dim 1)"
                                                                   if op == "softmax" else ""))
@@ -535,22 +589,41 @@ class _Lowerer:
 
     def positional_error(self, op: str, sig: Signature, args, extra: list[Val], given: dict[str, Val],
                          env: dict[str, Val]) -> None:
-        """One error for all positional arguments too many, with the call written with keywords in
-        PyTorch's order (`conv(96, 11, 4)` -> `conv(96, kernel=11, stride=4)`)."""
+        """One error for all positional arguments too many, with the call written with keywords: in
+        dslc's order (`conv(96, 11, 4)` -> `conv(96, kernel=11, stride=4)`) where the values fit, and
+        read as PyTorch's constructor (`conv(3, 96, 11)` is `nn.Conv2d(3, 96, 11)`: the input channels
+        are inferred, so `conv(96, kernel=11)`)."""
         n = len(sig.positional)
         takes = (f"{n} positional argument" + ("s" if n != 1 else "") + (f" (`{'`, `'.join(sig.positional)}`)"
                                                                         if n else "")) if n else "no positional arguments"
-        order = [k for k in sig.params if k not in sig.positional and k not in given]
-        helps: tuple[str, ...] = ()
-        if len(extra) <= len(order):
+        helps: list[str] = []
+        order = [k for k in sig.params if k not in sig.positional and k not in given and k != "avg_alpha"]
+        if len(extra) <= len(order) and op not in ("batchnorm",) and all(
+                _fits(sig.params[k], v) for k, v in zip(order, extra)):
             parts = [v.text for k, v in given.items() if k in sig.positional]
             parts += [f"{k}={v.text}" for k, v in given.items() if k not in sig.positional]
             parts += [f"{k}={v.text}" for k, v in zip(order, extra)]
-            helps = (f"name them: `{op}({', '.join(parts)})`",)
-        elif sig.params:
-            helps = ("name the arguments: `key=value`",)
+            helps.append(f"name them: `{op}({', '.join(parts)})`")
+        torch_form = _TORCH_FORMS.get(op)
+        if torch_form is not None:
+            cls, inferred, names = torch_form
+            values = [given[k] for k in sig.positional if k in given] + extra
+            keywords = {k: v for k, v in given.items() if k not in sig.positional}
+            free = [k for k in names if k not in keywords]
+            rest = values[1:] if inferred else values
+            if len(rest) <= len(free):
+                mapped = list(zip(free, rest))
+                parts = [v.text if k in sig.positional else f"{k}={v.text}" for k, v in mapped]
+                parts += [f"{k}={v.text}" for k, v in keywords.items()]
+                call = f"{op}({', '.join(parts)})" if parts else op
+                torch_call = f"{cls}({', '.join(v.text for v in values)})"
+                why = (f"dslc infers `{inferred}` from the input" if inferred
+                       else "its alpha is divided by the size, which is dslc's `avg_alpha`")
+                helps.append(f"if this is PyTorch's `{torch_call}`: {why}, so write `{call}`")
+        if not helps and sig.params:
+            helps.append("name the arguments: `key=value`")
         self.err("E0106", f"`{op}` takes {takes}", extra[0].span.join(extra[-1].span),
-                 label=f"{len(extra)} too many", helps=helps)
+                 label=f"{len(extra)} too many", helps=tuple(helps))
 
     def substitute(self, val: Val, env: dict[str, Val]) -> Val | None:
         """Replace block parameters by the values bound at the call."""
@@ -777,7 +850,8 @@ def lower(tree: Tree, source: Source) -> tuple[ir.Network | None, list[Diagnosti
     """Lower a parsed file: the network (None if unusable) and the diagnostics found."""
     lw = _Lowerer(source)
     net = lw.lower(tree)
-    return net, lw.diags + _lint(net)
+    # A mistake in a block's body is found once per instance; it is one mistake, reported once.
+    return net, list(dict.fromkeys(lw.diags + _lint(net)))
 
 
 def _lint(net: ir.Network | None) -> list[Diagnostic]:

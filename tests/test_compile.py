@@ -116,8 +116,10 @@ def test_unbound_parameters_need_sizes():
     assert model.fc.weight.shape == (10, 4 * 6 * 4)
     with pytest.raises(ValueError, match="not a symbol"):
         alexnet_dsl.compile(text, backend="torch", K=3)
-    with pytest.raises(DslError):
+    with pytest.raises(DslError) as info:
         alexnet_dsl.compile(text, backend="torch", H=2, W=6)  # the 3x3 kernel does not fit
+    assert "the spec accepts H in 3.., not 2" in str(info.value)
+    assert "W in" not in str(info.value)  # W=6 is fine
 
 
 def test_wrong_input_names_spec_and_shape():

@@ -1,8 +1,10 @@
 """`fused_conv2d`: the differentiable entry point to the Triton conv + bias + ReLU + LRN kernel.
 
 Forward runs the kernel (``conv_lrn.py``), imported on first use so that this package imports without triton.
-Backward recomputes the eager reference under autograd (cuDNN conv, ReLU, `F.local_response_norm`), so the gradients
-are the reference's by construction; it costs one extra forward convolution.
+Backward recomputes the convolution and applies the ReLU and LRN derivatives in plain tensor ops
+(``fused_conv2d_backward_reference``, tested against autograd through the reference); it costs one extra forward
+convolution. The forward is a torch.library custom op (`torch.ops.alexnet_dsl.fused_conv2d`) with a shape rule and
+this backward registered, so torch.compile keeps a model that calls it in one graph.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .reference import (
     IntPair,
     LRNParams,
     check_conv_args,
+    fused_conv2d_backward_reference,
     fused_conv2d_reference,
 )
 from .tuning import Config, Problem, choose_config, configs_for
@@ -151,54 +154,54 @@ def select_config(
     return choose_config(problem, candidates, check, bench)
 
 
-class _FusedConv2d(torch.autograd.Function):
-    @staticmethod
-    def forward(
-        ctx: torch.autograd.function.FunctionCtx,
-        x: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None,
-        geometry: ConvGeometry,
-        relu: bool,
-        lrn: LRNParams | None,
-        tf32: bool,
-    ) -> torch.Tensor:
-        problem = make_problem(geometry, x, bias is not None, relu, lrn, tf32)
-        config = select_config(problem, x, weight, bias)
-        out = _kernels().launch(x, weight, bias, problem, config)
-        ctx.save_for_backward(x, weight, bias)
-        ctx.geometry, ctx.relu, ctx.lrn, ctx.tf32 = geometry, relu, lrn, tf32
-        return out
+# The kernel is a torch.library custom op: torch.compile sees one opaque node with a shape rule (no graph break on
+# the Python tuner or the launcher), and autograd sees the backward op registered below. The LRN travels as
+# [size, alpha, beta, k] (empty: none) because op schemas take plain types.
+_SCHEMA_ARGS = (
+    "Tensor x, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups, bool relu, "
+    "float[] lrn, bool tf32"
+)
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(
-        ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
-    ) -> tuple[torch.Tensor | None, ...]:
-        x, weight, bias = ctx.saved_tensors
-        geometry: ConvGeometry = ctx.geometry
-        needs = ctx.needs_input_grad[:3]
-        with torch.enable_grad():
-            leaves = [
-                None if t is None else t.detach().requires_grad_(need)
-                for t, need in zip((x, weight, bias), needs)
-            ]
-            y = fused_conv2d_reference(
-                leaves[0],
-                leaves[1],
-                leaves[2],
-                stride=geometry.stride,
-                padding=geometry.padding,
-                dilation=geometry.dilation,
-                groups=geometry.groups,
-                relu=ctx.relu,
-                lrn=ctx.lrn,
-                allow_tf32=ctx.tf32,
-            )
-            wanted = [t for t, need in zip(leaves, needs) if t is not None and need]
-            grads = iter(torch.autograd.grad(y, wanted, grad_out) if wanted else ())
-        result = [next(grads) if t is not None and need else None for t, need in zip(leaves, needs)]
-        return (*result, None, None, None, None)
+
+def _unpack(x, weight, bias, stride, padding, dilation, groups, lrn) -> tuple[ConvGeometry, LRNParams | None]:
+    params = LRNParams(int(lrn[0]), lrn[1], lrn[2], lrn[3]) if lrn else None
+    return check_conv_args(x, weight, bias, tuple(stride), tuple(padding), tuple(dilation), groups, params), params
+
+
+@torch.library.custom_op("alexnet_dsl::fused_conv2d", mutates_args=(), schema=f"({_SCHEMA_ARGS}) -> Tensor")
+def _fused_conv2d_op(x, weight, bias, stride, padding, dilation, groups, relu, lrn, tf32):
+    geometry, params = _unpack(x, weight, bias, stride, padding, dilation, groups, lrn)
+    problem = make_problem(geometry, x, bias is not None, relu, params, tf32)
+    config = select_config(problem, x, weight, bias)
+    return _kernels().launch(x, weight, bias, problem, config)
+
+
+@_fused_conv2d_op.register_fake
+def _(x, weight, bias, stride, padding, dilation, groups, relu, lrn, tf32):
+    sizes = [x.shape[0], weight.shape[0]]
+    for i in range(2):  # plain arithmetic, so symbolic sizes under torch.compile stay symbolic
+        window = dilation[i] * (weight.shape[2 + i] - 1) + 1
+        sizes.append((x.shape[2 + i] + 2 * padding[i] - window) // stride[i] + 1)
+    return x.new_empty(sizes)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    x, weight, bias, *rest = inputs
+    ctx.save_for_backward(x, weight, bias)
+    ctx.rest = rest
+
+
+def _backward(ctx, grad_out):
+    """The reference's gradients, in plain tensor ops (traceable by torch.compile); recomputes the convolution."""
+    x, weight, bias = ctx.saved_tensors
+    stride, padding, dilation, groups, relu, lrn, tf32 = ctx.rest
+    geometry, params = _unpack(x, weight, bias, stride, padding, dilation, groups, lrn)
+    needs = (bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1]), bool(ctx.needs_input_grad[2]))
+    grads = fused_conv2d_backward_reference(grad_out, x, weight, bias, geometry, relu, params, tf32, needs)
+    return (*grads, None, None, None, None, None, None, None)
+
+
+_fused_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def fused_conv2d(
@@ -229,4 +232,8 @@ def fused_conv2d(
     tf32 = resolve_tf32(x.dtype, allow_tf32)
     if x.device.type == "meta":  # shapes only (alexnet_dsl.testing.assert_shapes): nothing to launch
         return x.new_empty((geometry.batch, geometry.out_c, geometry.out_h, geometry.out_w))
-    return _FusedConv2d.apply(x, weight, bias, geometry, relu, lrn, tf32)
+    packed = [] if lrn is None else [float(lrn.size), float(lrn.alpha), float(lrn.beta), float(lrn.k)]
+    return _fused_conv2d_op(
+        x, weight, bias, list(geometry.stride), list(geometry.padding), list(geometry.dilation), geometry.groups,
+        relu, packed, tf32,
+    )

@@ -251,3 +251,49 @@ def fused_conv2d_reference(
     if lrn is not None:
         y = lrn_reference(y, lrn.size, lrn.alpha, lrn.beta, lrn.k)
     return y
+
+
+def _window_sum(t: torch.Tensor, before: int, after: int) -> torch.Tensor:
+    """out[:, c] = sum of t[:, j] for j in [c - before, c + after], clipped to the channels that exist."""
+    padded = F.pad(t, (0, 0, 0, 0, before, after))
+    return padded.unfold(1, before + after + 1, 1).sum(-1)
+
+
+def fused_conv2d_backward_reference(
+    grad_out: torch.Tensor,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    geometry: ConvGeometry,
+    relu: bool,
+    lrn: LRNParams | None,
+    allow_tf32: bool | None,
+    needs: tuple[bool, bool, bool],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of :func:`fused_conv2d_reference` for x, weight and bias (None where not needed), written out in
+    plain tensor ops (no autograd inside, so torch.compile can trace it): the conv output is recomputed, then
+
+        LRN:  y_c = a_c d_c^-beta,  d_c = k + alpha sum_{j in window(c)} a_j^2
+              da_j = g_j d_j^-beta - 2 alpha beta a_j sum_{c : j in window(c)} g_c a_c d_c^(-beta-1)
+        ReLU: dz = da where z > 0 (PyTorch's convention at 0)
+        conv: aten.convolution_backward.
+    """
+    conv_args = dict(stride=geometry.stride, padding=geometry.padding, dilation=geometry.dilation, groups=geometry.groups)
+    with cudnn_tf32(allow_tf32):
+        z = F.conv2d(x, weight, bias, **conv_args)
+    a = F.relu(z) if relu else z
+    grad = grad_out
+    if lrn is not None:
+        before, after = lrn.size // 2, (lrn.size - 1) // 2
+        d = lrn.k + lrn.alpha * _window_sum(a * a, before, after)
+        scaled = grad * a * d.pow(-lrn.beta - 1)
+        grad = grad * d.pow(-lrn.beta) - (2 * lrn.alpha * lrn.beta) * a * _window_sum(scaled, after, before)
+    if relu:
+        grad = grad.masked_fill(z <= 0, 0)
+    with cudnn_tf32(allow_tf32):
+        gx, gw, gb = torch.ops.aten.convolution_backward(
+            grad, x, weight, None if bias is None else [geometry.out_c],
+            list(geometry.stride), list(geometry.padding), list(geometry.dilation), False, [0, 0], geometry.groups,
+            [needs[0], needs[1], bias is not None and needs[2]],
+        )
+    return gx, gw, gb if bias is not None and needs[2] else None

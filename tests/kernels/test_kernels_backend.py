@@ -81,3 +81,17 @@ def test_fused_shapes_of_every_shipped_spec_on_meta():
         sizes = {s: v.ranges[0][0] for s, v in analysis.admissible.items()}
         shape = tuple(2 if i == 0 else sizes.get(d, d) for i, d in enumerate(analysis.network.input_dims))
         assert_shapes(path, shape, backend="triton")
+
+
+def test_fused_model_compiles_with_torch_compile_in_one_graph():
+    """torch.compile(fullgraph=True) of a model with fused layers: the kernel is one opaque node (no graph
+    break), Inductor compiles the rest, and forward and parameter gradients are still the torch backend's."""
+    ref, fused = pair(SMALL)
+    torch._dynamo.reset()
+    compiled = torch.compile(fused, fullgraph=True)
+    x = torch.randn(3, 6, 13, 11) * 10
+    torch.testing.assert_close(compiled(x), ref(x), rtol=1e-5, atol=1e-5)
+    ref(x).square().sum().backward()
+    compiled(x).square().sum().backward()
+    for (name, a), (_, b) in zip(ref.named_parameters(), fused.named_parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-4, msg=name)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from alexnet_dsl.kernels import LRNParams, fused_conv2d, fused_conv2d_reference, lrn_reference
 from alexnet_dsl.kernels.fused import resolve_tf32
+from alexnet_dsl.kernels.reference import check_conv_args, fused_conv2d_backward_reference
 
 KERNELS = settings.get_profile("kernels")
 RTOL_FP32 = 1e-5
@@ -306,6 +307,58 @@ def test_gradient_only_for_inputs_that_need_it() -> None:
     (gx_ref,) = torch.autograd.grad(fused_conv2d_reference(x_ref, w, b, **case.kwargs()).sum(), [x_ref])
     assert_matches(gx, gx_ref, 1e-6)
     assert w.grad is None and b.grad is None
+
+
+@pytest.mark.parametrize("lrn_size", [None, 1, 2, 3, 4, 5, 6, 9])
+@pytest.mark.parametrize(("relu", "groups", "with_bias"), [(True, 1, True), (False, 2, True), (True, 3, False)])
+def test_written_out_backward_equals_autograd_of_the_reference(
+    lrn_size: int | None, relu: bool, groups: int, with_bias: bool
+) -> None:
+    """The backward's hand-written LRN/ReLU derivatives against autograd through the reference, in float64, with
+    windows wider than the channels, even sizes (asymmetric windows) and the gradients asked for one by one."""
+    gen = torch.Generator().manual_seed(lrn_size or 0)
+    x = torch.randn(2, 3 * groups, 6, 7, dtype=torch.float64, generator=gen) * 3
+    w = torch.randn(2 * groups, 3, 3, 2, dtype=torch.float64, generator=gen)
+    b = torch.randn(2 * groups, dtype=torch.float64, generator=gen) if with_bias else None
+    lrn = None if lrn_size is None else LRNParams(lrn_size, 0.2, 0.75, 1.5)
+    kwargs = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=groups, relu=relu, lrn=lrn)
+    geometry = check_conv_args(x, w, b, (2, 1), (1, 0), (1, 2), groups, lrn, (torch.float64,))
+    leaves = [t if t is None else t.clone().requires_grad_() for t in (x, w, b)]
+    y = fused_conv2d_reference(*leaves, **kwargs)
+    grad_out = torch.randn(y.shape, dtype=torch.float64, generator=gen)
+    wanted = [t for t in leaves if t is not None]
+    expected = iter(torch.autograd.grad(y, wanted, grad_out))
+    expected = [None if t is None else next(expected) for t in leaves]
+    for needs in ((True, True, True), (True, False, False), (False, True, False), (False, False, True)):
+        got = fused_conv2d_backward_reference(grad_out, x, w, b, geometry, relu, lrn, None, needs)
+        for g, e, need, t in zip(got, expected, needs, (x, w, b)):
+            if not need or t is None:
+                assert g is None
+            else:
+                torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-10)
+
+
+def test_torch_compile_keeps_the_fused_op_in_one_graph() -> None:
+    """fullgraph=True: no graph break around the kernel (a custom op with a shape rule), forward and backward."""
+    case = Case(
+        2, 4, 6, 2, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(3, 0.5, 0.75, 1.0), 1.0
+    )
+    x, w, b = case.tensors()
+
+    def block(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(fused_conv2d(x * 2, w, b, **case.kwargs())).sum(dim=(2, 3))
+
+    torch._dynamo.reset()
+    compiled = torch.compile(block, fullgraph=True, backend="aot_eager")
+    leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+    out = compiled(*leaves)
+    ref_leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+    ref = torch.tanh(fused_conv2d_reference(ref_leaves[0] * 2, *ref_leaves[1:], **case.kwargs())).sum(dim=(2, 3))
+    assert_matches(out.detach(), ref.detach(), 1e-5)
+    grads = torch.autograd.grad(out.sum(), leaves)
+    ref_grads = torch.autograd.grad(ref.sum(), ref_leaves)
+    for g, r in zip(grads, ref_grads):
+        assert_matches(g, r, 1e-5)
 
 
 def test_reference_gradient_float64_gradcheck() -> None:
