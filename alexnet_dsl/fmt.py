@@ -40,7 +40,8 @@ def format_text(text: str, path: str = "<string>") -> str:
     """The canonical form of a spec. Raises `DslError` when it does not parse or has no network.
 
     Other errors (an unknown op, a wrong shape) do not stop formatting: the layout only needs
-    the syntax, and the check below proves the spec means what it meant.
+    the syntax, and the check below proves the spec means what it meant. A file written with
+    Windows line endings keeps them; a byte-order mark is dropped.
 
     >>> print(format_text("network N(x: [N, 4]) {fc: linear(2) ->[N,2]  # out\\n}"), end="")
     network N(x: [N, 4]) {
@@ -54,9 +55,13 @@ def format_text(text: str, path: str = "<string>") -> str:
     net, diags = lower(tree, source)
     if net is None:
         raise DslError([d for d in diags if d.is_error], source)
+    text = source.text  # without a byte-order mark
+    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")  # Windows line endings are kept
+    if crlf:
+        text = text.replace("\r\n", "\n")
     out = _format(text)
     _verify(text, out, path)
-    return out
+    return out.replace("\n", "\r\n") if crlf else out
 
 
 # ---------------------------------------------------------------------------- comments

@@ -34,6 +34,11 @@ class Source:
     path: str
     text: str
 
+    def __post_init__(self) -> None:
+        # A byte-order mark (Windows editors write one) is not part of the text a person sees.
+        if self.text.startswith("\ufeff"):
+            object.__setattr__(self, "text", self.text[1:])
+
     @staticmethod
     def from_file(path: str | Path) -> Source:
         """Read a spec file. Invalid UTF-8 is kept (as U+FFFD) and reported by the parser."""
@@ -41,8 +46,9 @@ class Source:
         return Source(str(path), data.decode("utf-8", errors="surrogateescape"))
 
     def line_text(self, line: int) -> str:
+        """A line as shown, without its line ending (`\n` or `\r\n`)."""
         lines = self.lines
-        return lines[line - 1] if 1 <= line <= len(lines) else ""
+        return lines[line - 1].removesuffix("\r") if 1 <= line <= len(lines) else ""
 
     @cached_property
     def lines(self) -> list[str]:

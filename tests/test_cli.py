@@ -154,3 +154,17 @@ def test_json_of_a_file_that_does_not_parse():
     assert doc["ok"] is False and doc["network"] is None and doc["layers"] == []
     assert doc["params"] is None and doc["macs"] is None
     assert [(d["code"], d["line"]) for d in doc["diagnostics"]] == [("E0001", 2)]
+
+
+def test_windows_files_byte_order_mark_and_crlf(tmp_path):
+    """A spec saved by a Windows editor (BOM, CRLF) checks like any other; snippets show no `\\r`."""
+    good = tmp_path / "good.net"
+    good.write_bytes(b"\xef\xbb\xbfnetwork T(x: [N, 3, 8, 8]) {\r\n    conv(4, kernel=3)\r\n    relu\r\n}\r\n")
+    r = run("check", str(good))
+    assert r.returncode == 0, r.stderr
+    bad = tmp_path / "bad.net"
+    bad.write_bytes(b"\xef\xbb\xbfnetwork T(x: [N, 3, 8, 8]) {\r\n    conv(4, kernel=9)\r\n}\r\n")
+    r = run("check", str(bad))
+    assert r.returncode == 1
+    assert f"--> {bad}:2:20" in r.stderr and "2 |     conv(4, kernel=9)\n" in r.stderr
+    assert "\\r" not in r.stderr and "\\x0d" not in r.stderr

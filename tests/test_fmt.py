@@ -177,7 +177,8 @@ def test_a_comment_anywhere_is_kept():
 @pytest.mark.parametrize("text, expected", [
     ("network N(x:[N,4])->[N,2]{fc:linear(2)->[N,2]}", "network N(x: [N, 4]) -> [N, 2] {\n    fc: linear(2) -> [N, 2]\n}\n"),
     ("network N(x: [N, 4]) {\n\tlrn(size=5, alpha=1e-4, beta=.75)\n}", "network N(x: [N, 4]) {\n    lrn(size=5, alpha=1e-4, beta=.75)\n}\n"),
-    ("network N(x: [N, 4]) {\r\n    relu()   \r\n}\r\n", "network N(x: [N, 4]) {\n    relu\n}\n"),
+    ("network N(x: [N, 4]) {\r\n    relu()   \r\n}\r\n", "network N(x: [N, 4]) {\r\n    relu\r\n}\r\n"),
+    ("network N(x: [N, 4]) {\r\n    relu()\n}\n", "network N(x: [N, 4]) {\n    relu\n}\n"),  # mixed: LF
     ("\n\nnetwork N(x: [N, 4]) {\n\n\n    relu\n\n\n\n    relu\n\n}\n\n\n", "network N(x: [N, 4]) {\n    relu\n\n    relu\n}\n"),
     ("block b(){relu}\nnetwork N(x: [N, 4]) { b }", "block b() {\n    relu\n}\n\nnetwork N(x: [N, 4]) {\n    b\n}\n"),
 ])
@@ -276,3 +277,11 @@ def test_fmt_reads_standard_input(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(UGLY))
     assert main(["fmt", "-"]) == 0
     assert capsys.readouterr().out == PRETTY
+
+
+def test_windows_line_endings_are_kept_and_the_byte_order_mark_dropped():
+    text = "\ufeffnetwork T(x: [N, 3, 8, 8]) {\r\n  conv(4,kernel=3)  # c\r\n}\r\n"
+    out = format_text(text)
+    assert out == "network T(x: [N, 3, 8, 8]) {\r\n    conv(4, kernel=3)  # c\r\n}\r\n"
+    assert format_text(out) == out
+    assert format_text(text.replace("\r\n", "\n")) == out.replace("\r\n", "\n")
