@@ -20,7 +20,8 @@ def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget
         None turns the guard off.
     sizes: values for symbolic input sizes, e.g. H=227, W=227.
 
-    Raises `DslError` (with the diagnostics, rendered like `dslc check`) when the spec does not check.
+    Raises `DslError` (with the diagnostics, rendered like `dslc check`) when the spec does not check;
+    issues a `DslWarning` for each warning (a dropped row, `alpha=10e-4`, ...).
     """
     from .build import _DEFAULT, compile_spec
 
@@ -56,6 +57,6 @@ def export_onnx(spec, path, weights=None, sizes=None, *, opset: int = 20):
     return _export_onnx(spec, path, weights, sizes, opset=opset)
 
 
-from .diagnostics import DslError  # noqa: E402
+from .diagnostics import DslError, DslWarning  # noqa: E402
 
-__all__ = ["DslError", "check", "compile", "export_onnx", "from_torch"]
+__all__ = ["DslError", "DslWarning", "check", "compile", "export_onnx", "from_torch"]

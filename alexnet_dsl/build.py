@@ -12,11 +12,12 @@ import os
 import re
 import sys
 import types
+import warnings
 from pathlib import Path
 
 from .check import Analysis, bind, check_source
 from .codegen import BACKENDS, class_name, generate
-from .diagnostics import DslError, error
+from .diagnostics import DslError, DslWarning, Severity, error
 from .source import Source
 
 _DEFAULT = object()
@@ -133,6 +134,9 @@ def instantiate(source_code: str, cls: str, filename: str):
 def compile_spec(spec, *, backend: str = "auto", init: str = "default", memory_budget=_DEFAULT, **sizes):
     """See `alexnet_dsl.compile`."""
     analysis = analyse(spec, sizes)
+    for d in analysis.diagnostics:
+        if d.severity is Severity.WARNING:
+            warnings.warn(DslWarning(d, analysis.source), stacklevel=3)  # at the caller of alexnet_dsl.compile
     budget = default_budget() if memory_budget is _DEFAULT else memory_budget
     if isinstance(budget, str):
         budget = parse_budget(budget)

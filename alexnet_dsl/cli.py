@@ -76,13 +76,15 @@ def compilable(path: str, sizes_text: str | None, color: bool):
         _print_diagnostics(analysis, color)
         return None
     try:
-        return analyse(analysis, sizes)
+        ready = analyse(analysis, sizes)
     except DslError as e:
         for d in e.diagnostics:
             sys.stderr.write(render(d, e.source, color=color) + "\n")
         return None
     except ValueError as e:
         raise UsageError(str(e)) from None
+    _print_diagnostics(ready, color)  # its warnings (and notes), at the sizes bound
+    return ready
 
 
 def _print_diagnostics(analysis, color: bool) -> None:

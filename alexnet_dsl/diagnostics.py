@@ -107,6 +107,15 @@ class DslError(Exception):
         return f"{errors} error(s) in {self.source.path if self.source else 'spec'}\n" + self.render()
 
 
+class DslWarning(UserWarning):
+    """Issued by `alexnet_dsl.compile` for each warning of the spec (the same text as `dslc check`);
+    filter it with `warnings.filterwarnings("ignore", category=alexnet_dsl.DslWarning)`."""
+
+    def __init__(self, diagnostic: Diagnostic, source: Source | None = None) -> None:
+        self.diagnostic = diagnostic
+        super().__init__(render(diagnostic, source).rstrip("\n"))
+
+
 # ---------------------------------------------------------------------------- rendering
 
 _COLOURS = {

@@ -337,3 +337,17 @@ def test_save_and_load(tmp_path):
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         torch.testing.assert_close(a.eval()(x), b.eval()(x))
+
+
+def test_warnings_reach_the_python_api_and_dslc_compile(tmp_path):
+    text = "network T(x: [N, 3, 10, 10]) {\n    conv(4, kernel=3, stride=2)\n    lrn(size=5, alpha=10e-4)\n}\n"
+    with pytest.warns(alexnet_dsl.DslWarning) as record:
+        alexnet_dsl.compile(text, backend="torch")
+    codes = sorted(w.message.diagnostic.code for w in record)
+    assert codes == ["W0401", "W0403"]
+    assert "warning[W0401]" in str(record[0].message) and record[0].filename == __file__
+    spec = tmp_path / "w.net"
+    spec.write_text(text)
+    r = dslc("compile", str(spec), "-o", str(tmp_path / "w.py"))
+    assert r.returncode == 0 and (tmp_path / "w.py").exists()
+    assert "warning[W0401]" in r.stderr and "warning[W0403]" in r.stderr
