@@ -94,7 +94,7 @@ def _svg_or_png(source: str, fmt: str) -> bytes:
     try:
         return render(source, fmt)
     except GraphvizMissing as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(f"{e}, or write `-o OUT.dot`, which needs no Graphviz") from None
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -121,14 +121,18 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .cli import EXIT_ERRORS, EXIT_OK, _fused
-    from .graph import dot_source
+    from .graph import GraphvizMissing, dot_source, render
     from .report import report_html
 
     analysis = _checked(args)
-    svg = None
+    svg = missing = None
     if analysis.network is not None:
-        svg = _svg_or_png(dot_source(analysis, _fused(analysis)), "svg").decode()
-    page = report_html(analysis, _fused(analysis), svg)
+        try:
+            svg = render(dot_source(analysis, _fused(analysis)), "svg").decode()
+        except GraphvizMissing as e:  # the rest of the report is still worth having
+            missing = f"no diagram: {e}"
+            sys.stderr.write(f"dslc: warning: {missing}\n")
+    page = report_html(analysis, _fused(analysis), svg, missing=missing)
     name = analysis.network.name if analysis.network else "no network"
     _output(args, page.encode(), f"report on {name}")
     return EXIT_OK if analysis.ok else EXIT_ERRORS

@@ -19,7 +19,7 @@ from .shapes import show_shape
 
 MISSING_DOT = (
     "Graphviz's `dot` is not installed: install it with `apt-get install graphviz` (Debian, Ubuntu) "
-    "or `brew install graphviz` (macOS), or write `-o OUT.dot`, which needs no Graphviz"
+    "or `brew install graphviz` (macOS)"
 )
 FONT = "Helvetica"
 

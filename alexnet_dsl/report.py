@@ -150,8 +150,10 @@ def _source(a: Analysis) -> str:
     return f'<pre class="source">{body}</pre>'
 
 
-def report_html(a: Analysis, fused: dict[str, str] | None = None, svg: str | None = None) -> str:
-    """The whole page. `svg` is Graphviz's SVG of the network (`graph.render`), or None."""
+def report_html(a: Analysis, fused: dict[str, str] | None = None, svg: str | None = None,
+                missing: str | None = None) -> str:
+    """The whole page. `svg` is Graphviz's SVG of the network (`graph.render`), or None; `missing` says
+    why there is no diagram (shown in its place)."""
     fused = fused or {}
     net = a.network
     title = net.name if net is not None else "(no network)"
@@ -165,7 +167,8 @@ def report_html(a: Analysis, fused: dict[str, str] | None = None, svg: str | Non
     if net is not None:
         tables = (f'<div><h2>Layers</h2><div class="scroll">{_table(a, fused)}</div>'
                   f"<h2>Admissible input sizes</h2>{_admissible(a)}</div>")
-        diagram = f'<figure class="diagram" id="diagram">{inline_svg(svg)}</figure>' if svg else ""
+        diagram = (f'<figure class="diagram" id="diagram">{inline_svg(svg)}</figure>' if svg
+                   else f'<p class="missing" id="diagram">{html.escape(missing)}</p>' if missing else "")
         if svg and _width_pt(svg) <= SIDE_BY_SIDE_PT:
             parts += ['<div class="columns">', diagram, tables, "</div>"]
         else:  # a wide diagram goes below the table, which keeps the page's width

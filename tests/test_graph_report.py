@@ -112,11 +112,17 @@ def test_missing_dot_is_one_clear_line(tmp_path: Path):
         return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
                               text=True, env=env, cwd=ROOT, timeout=60)
 
-    for command, out in (("graph", "a.svg"), ("graph", "a.png"), ("report", "a.html")):
-        r = dslc(command, str(ALEXNET), "-o", str(tmp_path / out))
+    for out in ("a.svg", "a.png"):
+        r = dslc("graph", str(ALEXNET), "-o", str(tmp_path / out))
         assert r.returncode == 2, r.stderr
         assert r.stderr.count("\n") == 1 and "apt-get install graphviz" in r.stderr, r.stderr
-        assert not (tmp_path / out).exists()
+        assert "OUT.dot" in r.stderr and not (tmp_path / out).exists()
+    # the report is still written, with the reason in place of the diagram, and a warning
+    r = dslc("report", str(ALEXNET), "-o", str(tmp_path / "a.html"))
+    assert r.returncode == 0, r.stderr
+    assert "dslc: warning: no diagram" in r.stderr and "apt-get install graphviz" in r.stderr
+    page = (tmp_path / "a.html").read_text()
+    assert "<svg" not in page and 'class="missing"' in page and "conv1" in page
     r = dslc("graph", str(ALEXNET), "-o", str(tmp_path / "a.dot"))  # DOT needs no Graphviz
     assert r.returncode == 0 and (tmp_path / "a.dot").read_text().startswith("digraph")
 
