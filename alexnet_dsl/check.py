@@ -18,7 +18,17 @@ from .diagnostics import Diagnostic, Severity, error, note, sort_key
 from .lower import lower
 from .parse import parse
 from .shapes import Constraint, LayerInfo, Shape, exact_inputs, infer
-from .solve import ALL, EMPTY, IntSet, at_least, divisible, equal, product_equal
+from .solve import (
+    ALL,
+    EMPTY,
+    IntSet,
+    at_least,
+    coupled_equal,
+    divisible,
+    equal,
+    joint_equalities,
+    product_equal,
+)
 from .source import Source
 
 
@@ -30,6 +40,9 @@ class Analysis:
     output: Shape | None = None
     admissible: dict[str, IntSet] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # constraints between several symbols: the admissible sets are their projections, so compiled
+    # modules check these on each input's actual sizes
+    couplings: list[Constraint] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -144,7 +157,7 @@ def _check(source: Source) -> Analysis:
     result = infer(net, inverse_help=_inverse_help(net))
     analysis.infos = result.infos
     analysis.output = result.output
-    sets, solve_diags = solve(net, result.constraints)
+    sets, solve_diags, analysis.couplings = solve(net, result.constraints)
     analysis.admissible = sets
     shape_diags = result.diagnostics + solve_diags
     if any(d.code in ("E0301", "E0302") for d in shape_diags):
@@ -172,7 +185,7 @@ def bind(analysis: Analysis, sizes: dict[str, int]) -> Analysis:
     dims = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in net.input_dims)
     bound = replace(net, input_dims=dims)
     result = infer(bound, inverse_help=_inverse_help(bound))
-    sets, solve_diags = solve(bound, result.constraints)
+    sets, solve_diags, couplings = solve(bound, result.constraints)
     diags = sorted(result.diagnostics + solve_diags, key=sort_key)
     outside = [f"{name} in {analysis.admissible[name].describe(name)}, not {value}" for name, value in sizes.items()
                if name in analysis.admissible and not analysis.admissible[name].contains(value)]
@@ -187,14 +200,17 @@ def bind(analysis: Analysis, sizes: dict[str, int]) -> Analysis:
         output=result.output,
         admissible=sets,
         diagnostics=diags,
+        couplings=couplings,
     )
 
 
 # ---------------------------------------------------------------------------- solving
 
 
-def solve(net: ir.Network, constraints: list[Constraint]) -> tuple[dict[str, IntSet], list[Diagnostic]]:
-    """The exact admissible set of each input symbol; an error where a set becomes empty."""
+def solve(net: ir.Network, constraints: list[Constraint]
+          ) -> tuple[dict[str, IntSet], list[Diagnostic], list[Constraint]]:
+    """The exact admissible set of each input symbol; an error where a set becomes empty; and the
+    constraints on several symbols (or not decided statically), which run-time checks must evaluate."""
     symbols = [s for s in net.symbols]
     sets: dict[str, IntSet] = {s: ALL for s in symbols}
     batch = net.batch if isinstance(net.batch, str) else None
@@ -218,35 +234,86 @@ def solve(net: ir.Network, constraints: list[Constraint]) -> tuple[dict[str, Int
             diags.append(_empty(c, sym, before))
         else:
             sets[sym] = after
-    for c in coupled:
-        if c.kind == "eq" and isinstance(c.rhs, int):
-            parts = product_equal(c.lhs, c.rhs, sets)
-        elif c.kind == "eq" and isinstance(c.lhs, int):
-            parts = product_equal(c.rhs, c.lhs, sets)
-        else:
-            parts = None
-        if parts is None:
-            diags.append(note("N0501", f"not decided statically: {c.what}", c.span))
+    # Constraints between symbols narrow each other's sets: repeat until nothing changes (one constraint
+    # gives exact projections; several give each set the values that survive all of them in turn).
+    live = list(coupled)
+    dead: set[int] = set()  # reported: undecided, or the constraint that emptied a set
+    for _ in range(_MAX_ROUNDS):
+        changed = False
+        for i, c in enumerate(live):
+            if i in dead:
+                continue
+            parts = _coupled(c, sets)
+            if parts is None:
+                diags.append(note("N0501", f"not decided statically: {c.what}", c.span))
+                dead.add(i)
+                continue
+            for sym, values in parts.items():
+                before = sets.get(sym, ALL)
+                after = before.intersect(values) if sym else EMPTY
+                if after.empty:
+                    diags.append(_empty(c, sym or None, before))
+                    dead.add(i)
+                    break
+                if after != before:
+                    sets[sym] = after
+                    changed = True
+        if not changed:
+            break
+    # Several equalities between the same two symbols: each alone was projected exactly, together they
+    # may allow less; solve them jointly where one symbol's set is bounded.
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, c in enumerate(live):
+        if i not in dead and c.kind == "eq" and all(isinstance(e, (E.Chain, E.Min)) for e in (c.lhs, c.rhs)):
+            groups.setdefault(tuple(sorted({c.lhs.sym, c.rhs.sym})), []).append(i)  # type: ignore[union-attr]
+    approximate: set[int] = set()
+    for syms, members in groups.items():
+        if len(syms) != 2 or len(members) < 2:
             continue
-        for sym, values in parts.items():
-            before = sets.get(sym, ALL)
-            after = before.intersect(values) if sym else EMPTY
-            if after.empty:
-                diags.append(_empty(c, sym or None, before))
+        for x_sym in syms:
+            pairs = [(c.lhs, c.rhs) if c.lhs.sym == x_sym else (c.rhs, c.lhs)  # type: ignore[union-attr]
+                     for c in (live[i] for i in members)]
+            joint = joint_equalities(pairs, sets)  # type: ignore[arg-type]
+            if joint is not None:
                 break
-            sets[sym] = after
-        else:
-            syms = sorted(p for p in parts if p)
-            if len(syms) > 1:
-                diags.append(note(
-                    "N0501",
-                    f"{' and '.join(f'`{s}`' for s in syms)} are coupled by {c.what}",
-                    c.span,
-                    notes=("each admissible set holds the values for which some choice of the others works",),
-                ))
+        if joint is None:
+            approximate.update(members)
+            continue
+        for sym, values in joint.items():
+            before = sets[sym]
+            sets[sym] = before.intersect(values)
+            if sets[sym].empty:
+                diags.append(_empty(live[members[-1]], sym, before))
+                dead.update(members)
+                break
+    for i, c in enumerate(live):
+        syms = sorted(E.symbols(c.lhs) | (E.symbols(c.rhs) if not isinstance(c.rhs, int) else set()))
+        if i not in dead and len(syms) > 1:
+            why = ("each admissible set holds the values for which some choice of the others works",)
+            if i in approximate:
+                why = ("several constraints couple these symbols and their sets are unbounded: each set holds "
+                       "the values that every constraint allows on its own, which may be more than all allow "
+                       "together",)
+            diags.append(note(
+                "N0501", f"{' and '.join(f'`{s}`' for s in syms)} are coupled by {c.what}", c.span, notes=why,
+            ))
     if batch and batch not in symbols:
         sets.pop(batch, None)
-    return {s: sets[s] for s in symbols if s in sets}, diags
+    return {s: sets[s] for s in symbols if s in sets}, diags, coupled
+
+
+_MAX_ROUNDS = 50
+
+
+def _coupled(c: Constraint, sets: dict[str, IntSet]) -> dict[str, IntSet] | None:
+    """The values of each symbol of a constraint on several symbols that some choice of the others allows."""
+    if c.kind != "eq":
+        return None
+    if isinstance(c.rhs, int):
+        return product_equal(c.lhs, c.rhs, sets)
+    if isinstance(c.lhs, int):
+        return product_equal(c.rhs, c.lhs, sets)
+    return coupled_equal(c.lhs, c.rhs, sets)
 
 
 def _sym(c: Constraint) -> str:
@@ -349,7 +416,7 @@ def _with_global_help(net: ir.Network, diags: list[Diagnostic]) -> list[Diagnost
     result = infer(symbolic)
     if any(d.is_error for d in result.diagnostics):
         return diags
-    sets, solve_diags = solve(symbolic, result.constraints)
+    sets, solve_diags, _ = solve(symbolic, result.constraints)
     if solve_diags:  # coupled or undecided: a per-dimension answer would mislead
         return diags
     h, w = sets.get(h_name), sets.get(w_name)

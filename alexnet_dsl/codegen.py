@@ -64,8 +64,15 @@ def _shape_comment(shape: Shape | None) -> str:
 
 
 def _safe_comment(text: str) -> str:
-    """Text for a comment or docstring: printable ASCII on one line, no quotes that could close."""
-    return "".join(ch if 32 <= ord(ch) < 127 and ch not in "\\\"'" else "?" for ch in text)
+    """Text for a comment, docstring or f-string: printable ASCII on one line, no quotes that could close,
+    no braces that an f-string would evaluate."""
+    return "".join(ch if 32 <= ord(ch) < 127 and ch not in "\\\"'{}" else "?" for ch in text)
+
+
+def _fstring_text(text: str) -> str:
+    """Text inside a double-quoted f-string, kept readable: braces doubled, no quote or backslash."""
+    text = "".join(ch if 32 <= ord(ch) < 127 and ch != "\\" else "?" for ch in text).replace('"', "'")
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 @dataclass
@@ -200,7 +207,8 @@ def _paper_init(layers: list[ir.Layer]) -> list[str]:
     return lines
 
 
-def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec: str, cls: str) -> list[str]:
+def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec: str, cls: str,
+                 couplings=()) -> list[str]:
     dims = net.input_dims
     shown = "[" + ", ".join(str(d) for d in dims) + "]"
     conds = [f"{arg}.dim() != {len(dims)}"]
@@ -227,6 +235,22 @@ def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec:
     lines.append(f'                f"{cls} ({spec}) expects `{arg}` of shape {shown}'
                  + (f" with {sizes}" if sizes else "") + ', got {list(' + arg + '.shape)}"')
     lines.append("            )")
+    # Sizes tied to each other: each size alone may be admissible and the pair still not.
+    names = {d: f"{arg}.shape[{i}]" for d, i in first_of.items()}
+    for c in couplings:
+        op = {"eq": "!=", "ge": "<", "div": "%"}[c.kind]
+        lhs, rhs = E.python(c.lhs, names), E.python(c.rhs, names)
+        cond = f"{lhs} % {rhs} != 0" if c.kind == "div" else f"{lhs} {op} {rhs}"
+        relation = {"eq": "==", "ge": ">=", "div": "divides"}[c.kind]
+        shown_rule = (f"{E.show(c.rhs)} divides {E.show(c.lhs)}" if c.kind == "div"
+                      else f"{E.show(c.lhs)} {relation} {E.show(c.rhs)}")
+        message = _fstring_text(f"{c.what} ({shown_rule})")
+        lines += [
+            f"        if {cond}:",
+            "            raise ValueError(",
+            f'                f"{cls} ({spec}): `{arg}` of shape {{list({arg}.shape)}} does not check: {message}"',
+            "            )",
+        ]
     return lines
 
 
@@ -396,7 +420,7 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
         "        super().__init__()",
         *init_lines,
         "",
-        *_input_check(net, admissible, arg, spec, cls),
+        *_input_check(net, admissible, arg, spec, cls, analysis.couplings),
         "",
         f"    def forward(self, {arg}: torch.Tensor) -> torch.Tensor:",
         *body,

@@ -231,8 +231,9 @@ ONNX and cuDNN write; if it came from one of them, write `avg_alpha=5e-4` instea
     "N0501": Code(
         "admissible input sizes",
         """For a network with symbolic input sizes, the exact set of values for which every layer
-checks, as inclusive ranges. When symbols constrain each other (a flatten into an asserted size),
-each symbol's set holds the values for which some choice of the others works.""",
+checks, as inclusive ranges. When symbols constrain each other (a flatten into an asserted size,
+or an assertion that names one symbol on another's axis: `-> [N, 8, _, H]`), each symbol's set
+holds the values for which some choice of the others works.""",
     ),
 }
 

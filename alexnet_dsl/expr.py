@@ -248,3 +248,25 @@ def same(a: Size, b: Size) -> bool | None:
     if a == b:
         return True
     return None
+
+
+def python(e: Size, names: dict[str, str]) -> str:
+    """Python source computing `e`, each symbol replaced by the expression in `names` (generated code)."""
+    if isinstance(e, int):
+        return str(e)
+    if isinstance(e, Chain):
+        text = names[e.sym]
+        for offset, den, ceil in e.steps:
+            inner = f"{text} {'+' if offset >= 0 else '-'} {abs(offset)}" if offset else text
+            if den == 1:
+                text = f"({inner})"
+            elif ceil:
+                text = f"(-(-({inner}) // {den}))"
+            else:
+                text = f"(({inner}) // {den})"
+        return text
+    if isinstance(e, Min):
+        return "min(" + ", ".join(python(c, names) for c in e.chains) + ")"
+    if isinstance(e, Sum):
+        return "(" + " + ".join([python(t, names) for t in e.terms] + ([str(e.const)] if e.const else [])) + ")"
+    return "(" + " * ".join(([str(e.coef)] if e.coef != 1 else []) + [python(f, names) for f in e.factors]) + ")"

@@ -9,7 +9,10 @@ monotone chain f with f(x + P) = f(x) + 1 (see expr.py), so:
 - `f == g` with different periods holds only on a bounded range, enumerated;
 - `f % g == 0` is periodic with period P * g;
 - a product of sizes equal to a constant (flatten into an asserted size) couples symbols: each
-  factor must be a divisor, each divisor value has an interval of preimages.
+  factor must be a divisor, each divisor value has an interval of preimages;
+- `f(X) == g(Y)` between two symbols: f and g step by 0 or 1, so the image of a range is a range,
+  and each symbol keeps the preimage of the other's image (exact projections); several such
+  equalities between one pair are solved jointly by enumerating the bounded symbol.
 
 Nothing is sampled or approximated; an answer is a list of inclusive ranges (and, rarely, a
 congruence when an unbounded set is periodic).
@@ -263,3 +266,87 @@ def product_equal(p: E.Size, c: int, domains: dict[str, IntSet]) -> dict[str, In
             for s, v in zip(syms, combo):
                 feasible[s].update(options[s][v])
     return {s: IntSet.of_values(sorted(xs)) if xs else EMPTY for s, xs in feasible.items()}
+
+
+# ---------------------------------------------------------------------------- two symbols
+
+
+def _image(f: E.Univariate, domain: IntSet) -> list[tuple[int, int | None]] | None:
+    """The values f takes on `domain`, as ranges. f is nondecreasing with steps of 0 or 1, so a range
+    of x maps onto every integer between its ends; periodic domains are enumerated when bounded."""
+    if domain.mod == 1:
+        return [(f.at(lo), None if hi is None else f.at(hi)) for lo, hi in domain.ranges]
+    if any(hi is None for _, hi in domain.ranges):
+        return None
+    values = sorted({f.at(x) for lo, hi in domain.ranges for x in range(lo, hi + 1)  # type: ignore[operator]
+                     if x % domain.mod in domain.residues})
+    return list(IntSet.of_values(values).ranges)
+
+
+def _preimage(f: E.Univariate, values: list[tuple[int, int | None]]) -> IntSet:
+    """The x >= 1 with f(x) in one of the value ranges."""
+    ranges: list[tuple[int, int | None]] = []
+    for a, b in values:
+        lo = _first_at_least(f, a, 1)
+        if lo is None:
+            continue
+        end = None if b is None else _first_at_least(f, b + 1, lo)
+        if end is None or end > lo:
+            ranges.append((lo, None if end is None else end - 1))
+    ranges.sort()
+    merged: list[tuple[int, int | None]] = []
+    for lo, hi in ranges:
+        if merged and (merged[-1][1] is None or lo <= merged[-1][1] + 1):  # type: ignore[operator]
+            prev_lo, prev_hi = merged[-1]
+            merged[-1] = (prev_lo, None if prev_hi is None or hi is None else max(prev_hi, hi))
+        else:
+            merged.append((lo, hi))
+    return IntSet(tuple(merged)) if merged else EMPTY
+
+
+def coupled_equal(f: E.Size, g: E.Size, domains: dict[str, IntSet]) -> dict[str, IntSet] | None:
+    """For f(X) == g(Y) with two different symbols: each symbol's values for which some value of the other
+    works (exact projections). None when either side is not a chain of one symbol."""
+    if not (isinstance(f, (E.Chain, E.Min)) and isinstance(g, (E.Chain, E.Min))) or f.sym == g.sym:
+        return None
+    x_domain, y_domain = domains.get(f.sym, ALL), domains.get(g.sym, ALL)
+    f_values = _image(f, x_domain)
+    if f_values is None:
+        return None
+    y_new = y_domain.intersect(_preimage(g, f_values))
+    g_values = _image(g, y_new)
+    if g_values is None:
+        return None
+    x_new = x_domain.intersect(_preimage(f, g_values))
+    return {f.sym: x_new, g.sym: y_new}
+
+
+def joint_equalities(pairs: list[tuple[E.Univariate, E.Univariate]], domains: dict[str, IntSet]
+                     ) -> dict[str, IntSet] | None:
+    """For several f_i(X) == g_i(Y) between the same two symbols: the exact projections of the pairs that
+    satisfy all of them, enumerated over X when X's set is bounded (for each x, the y with g_i(y) == f_i(x) form
+    an interval per constraint). None when X's set is unbounded or too large."""
+    x_sym, y_sym = pairs[0][0].sym, pairs[0][1].sym
+    x_domain, y_domain = domains.get(x_sym, ALL), domains.get(y_sym, ALL)
+    if any(hi is None for _, hi in x_domain.ranges):
+        return None
+    xs = [x for lo, hi in x_domain.ranges for x in range(lo, hi + 1) if x % x_domain.mod in x_domain.residues]  # type: ignore[operator]
+    if len(xs) > MAX_ENUMERATION // max(1, len(pairs)):
+        return None
+    good_x: list[int] = []
+    y_ranges: list[tuple[int, int | None]] = []
+    for x in xs:
+        window = IntSet.at_least(1)
+        for f, g in pairs:
+            v = f.at(x)
+            window = window.intersect(_preimage(g, [(v, v)]))
+            if window.empty:
+                break
+        window = window.intersect(y_domain)
+        if not window.empty:
+            good_x.append(x)
+            y_ranges += window.ranges if window.mod == 1 else [(y, y) for lo, hi in window.ranges
+                                                                for y in range(lo, hi + 1)  # type: ignore[operator]
+                                                                if window.contains(y)]
+    ys = _preimage(E.Chain(y_sym), y_ranges) if y_ranges else EMPTY  # the identity merges the ranges
+    return {x_sym: IntSet.of_values(good_x) if good_x else EMPTY, y_sym: ys}

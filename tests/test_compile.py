@@ -351,3 +351,37 @@ def test_warnings_reach_the_python_api_and_dslc_compile(tmp_path):
     r = dslc("compile", str(spec), "-o", str(tmp_path / "w.py"))
     assert r.returncode == 0 and (tmp_path / "w.py").exists()
     assert "warning[W0401]" in r.stderr and "warning[W0403]" in r.stderr
+
+
+@pytest.mark.parametrize("text", [
+    """network T(x: [N, 3, H, W]) {
+        c: conv(8, kernel=3, stride=2) -> [N, 8, _, H]
+        p: maxpool(kernel=2)           -> [N, 8, _, 5]
+    }""",
+    """network F(x: [N, 3, H, W]) {
+        conv1: conv(96, kernel=11, stride=4)
+        pool5: maxpool(kernel=3, stride=2)
+        pool6: maxpool(kernel=3, stride=2)
+        flatten -> [N, 2400]
+    }""",
+])
+def test_inputs_are_checked_against_coupled_sizes_not_only_each_size(text):
+    """Each size alone may be admissible while the pair is not (H=10 and W=24 above: (24 - 1) // 2 is 11): the
+    compiled module accepts exactly the (H, W) that `dslc check` accepts once they are written in."""
+    model = alexnet_dsl.compile(text, backend="torch")
+    h_set, w_set = model.dslc_analysis.admissible["H"], model.dslc_analysis.admissible["W"]
+    grid = [(h, w) for h in range(1, 460, 1 if "F(" not in text else 7) for w in range(1, 460, 3)
+            if h_set.contains(h) or w_set.contains(w)]
+    rejected = 0
+    for h, w in grid:
+        bound = re.sub(r"\bW\b", str(w), re.sub(r"\bH\b", str(h), text))
+        expected = check_text(bound).ok
+        try:
+            model.check_input(torch.empty(1, 3, h, w, device="meta"))
+            accepted = True
+        except ValueError as e:
+            accepted = False
+            rejected += h_set.contains(h) and w_set.contains(w)  # refused although each size is admissible
+            assert "does not check" in str(e) or "expects" in str(e)
+        assert accepted == expected, (h, w)
+    assert rejected > 0  # the pairs this test is about occurred

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from profiles import scaled
 
 from alexnet_dsl.check import check_text
-from alexnet_dsl.solve import IntSet
+from alexnet_dsl import expr as E
+from alexnet_dsl.solve import IntSet, coupled_equal, joint_equalities
 
 ALEXNET = (Path(__file__).parent.parent / "specs" / "alexnet.net").read_text()
 
@@ -133,3 +134,94 @@ def test_solver_is_exact(text):
     for h in range(1, 100):
         concrete = check_text(text.replace("[N, 3, H, 9]", f"[N, 3, {h}, 9]"))
         assert concrete.ok == admissible.contains(h), (h, admissible.describe())
+
+
+# ---------------------------------------------------------------------------- two symbols
+
+
+@st.composite
+def chains(draw, sym: str):
+    """A size of one symbol after 0..3 conv/pool steps: floor or ceil, a ceil-mode pool's min."""
+    e = E.Chain(sym)
+    for _ in range(draw(st.integers(0, 3))):
+        offset, den = draw(st.integers(-6, 4)), draw(st.integers(1, 3))
+        if draw(st.booleans()) and isinstance(e, E.Chain):  # ceil-mode pooling: min of two chains
+            e = E.minimum(e.then(offset, den, True), e.then(offset - 1, den, False))
+        else:
+            e = E.step(e, offset, den, draw(st.booleans()))
+    return e
+
+
+domains = st.lists(st.tuples(st.integers(1, 150), st.integers(0, 40)), min_size=1, max_size=3).map(
+    lambda spans: IntSet.of_values([v for lo, n in spans for v in range(lo, lo + n + 1)]))
+
+
+@settings(max_examples=scaled(150), deadline=None)
+@given(chains("H"), chains("W"), domains, domains)
+def test_two_symbol_equality_projections_are_exact(f, g, h_domain, w_domain):
+    """f(H) == g(W) over finite domains: H keeps exactly the values with some W, and W likewise."""
+    got = coupled_equal(f, g, {"H": h_domain, "W": w_domain})
+    assert got is not None
+    hs = [h for lo, hi in h_domain.ranges for h in range(lo, hi + 1)]
+    ws = [w for lo, hi in w_domain.ranges for w in range(lo, hi + 1)]
+    pairs = [(h, w) for h in hs for w in ws if f.at(h) == g.at(w)]
+    assert got["H"] == IntSet.of_values([h for h, _ in pairs]), (E.show(f), E.show(g))
+    assert got["W"] == IntSet.of_values([w for _, w in pairs]), (E.show(f), E.show(g))
+
+
+@settings(max_examples=scaled(100), deadline=None)
+@given(st.lists(st.tuples(chains("H"), chains("W")), min_size=1, max_size=3), domains, domains)
+def test_joint_equalities_are_exact(pairs, h_domain, w_domain):
+    """All f_i(H) == g_i(W) at once, over finite domains: exactly the projections of the common solutions."""
+    got = joint_equalities(pairs, {"H": h_domain, "W": w_domain})
+    assert got is not None
+    hs = [h for lo, hi in h_domain.ranges for h in range(lo, hi + 1)]
+    ws = [w for lo, hi in w_domain.ranges for w in range(lo, hi + 1)]
+    solutions = [(h, w) for h in hs for w in ws if all(f.at(h) == g.at(w) for f, g in pairs)]
+    assert got["H"] == IntSet.of_values([h for h, _ in solutions])
+    assert got["W"] == IntSet.of_values([w for _, w in solutions])
+
+
+def bind(text: str, h: int, w: int) -> str:
+    """The spec with H and W replaced by sizes everywhere (assertions name them too)."""
+    return re.sub(r"\bW\b", str(w), re.sub(r"\bH\b", str(h), text))
+
+
+def brute_force(text: str, hs: range, ws: range) -> set[tuple[int, int]]:
+    return {(h, w) for h in hs for w in ws if check_text(bind(text, h, w)).ok}
+
+
+def test_an_assertion_couples_width_to_height():
+    """(W - 1) // 2 is asserted to be H, and a later pool fixes H // 2 == 5: H in 10..11, W in 21..24."""
+    text = """network T(x: [N, 3, H, W]) {
+        c: conv(8, kernel=3, stride=2) -> [N, 8, _, H]
+        p: maxpool(kernel=2)           -> [N, 8, _, 5]
+    }"""
+    a = check_text(text)
+    assert a.ok
+    assert a.admissible["H"].to_json() == [[10, 11]] and a.admissible["W"].to_json() == [[21, 24]]
+    assert any(d.code == "N0501" and "coupled" in d.message for d in a.diagnostics)
+    concrete = brute_force(text, range(1, 30), range(1, 60))
+    assert {h for h, _ in concrete} == {10, 11} and {w for _, w in concrete} == set(range(21, 25))
+
+
+def test_several_couplings_between_two_symbols_are_solved_jointly():
+    """W // 2 == H and ceil(W / 2) == H: each alone allows any W, together only even W. With H bounded by a
+    third constraint the pair is solved jointly and exactly; unbounded, the note says the sets may be too large."""
+    text = """network T(x: [N, 3, H, W]) {
+        a: maxpool(kernel=(1, 2)) -> [N, 3, _, H]
+        b: maxpool(kernel=(1, 1), stride=(1, 2)) from x -> [N, 3, _, H]
+    }"""
+    loose = check_text(text)
+    assert loose.ok and loose.admissible["W"].contains(7)  # odd W survives each constraint alone...
+    assert (3, 7) not in brute_force(text, range(1, 6), range(1, 12))
+    assert any("may be more than all allow together" in " ".join(d.notes) for d in loose.diagnostics)  # ...said
+
+    bounded = text.replace("    }", "    c: maxpool(kernel=(3, 1), stride=(3, 1)) from x -> [N, 3, 1, _]\n    }")
+    truth = brute_force(bounded, range(1, 30), range(1, 60))
+    assert truth == {(3, 6), (4, 8), (5, 10)}
+    a = check_text(bounded)
+    assert a.ok
+    assert a.admissible["H"].to_json() == [[3, 5]]
+    assert a.admissible["W"].to_json() == [[6, 6], [8, 8], [10, 10]]
+    assert not any("may be more" in " ".join(d.notes) for d in a.diagnostics)
