@@ -28,10 +28,10 @@ def load(spec: str | os.PathLike) -> Source:
     if isinstance(spec, os.PathLike):
         return Source.from_file(spec)
     if isinstance(spec, str):
-        looks_like_path = "\n" not in spec and "{" not in spec and len(spec) < 4096
-        if looks_like_path and Path(spec).is_file():
+        one_line = "\n" not in spec and len(spec) < 4096
+        if one_line and Path(spec).is_file():
             return Source.from_file(spec)
-        if looks_like_path and spec.strip().endswith(".net"):
+        if one_line and "{" not in spec and spec.strip().endswith(".net"):
             raise FileNotFoundError(f"no spec file {spec!r}")
         return Source("<string>", spec)
     raise TypeError(f"spec must be a path or the text of a spec, not {type(spec).__name__}")

@@ -145,6 +145,13 @@ def test_spec_argument_forms(tmp_path):
         assert sum(p.numel() for p in alexnet_dsl.compile(spec, backend="torch").parameters()) == 60_965_224
     with pytest.raises(FileNotFoundError):
         alexnet_dsl.compile(str(tmp_path / "missing.net"))
+    # a file name with braces is still a file, and its name cannot break the generated f-strings
+    odd = tmp_path / "a{x}b.net"
+    odd.write_text("network T(x: [N, 3, H, 8]) {\n    conv(4, kernel=3)\n}\n")
+    model = alexnet_dsl.compile(str(odd), backend="torch")
+    with pytest.raises(ValueError, match=r"T \(a\?x\?b\.net\) expects"):
+        model(torch.randn(1, 3, 2, 8))
+    assert alexnet_dsl.compile("network T(x: [N, 3]) { relu }", backend="torch")(torch.ones(1, 3)).shape == (1, 3)
 
 
 def test_dropout_is_inverted_and_only_in_training():
