@@ -182,8 +182,14 @@ def bind(analysis: Analysis, sizes: dict[str, int]) -> Analysis:
     for name, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"size {name}={value!r} must be a positive integer")
+    def substitute(a: ir.Assertion | None) -> ir.Assertion | None:  # assertions name the symbols too
+        return a if a is None else replace(a, dims=tuple(sizes.get(d, d) if isinstance(d, str) else d
+                                                          for d in a.dims))
+
     dims = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in net.input_dims)
-    bound = replace(net, input_dims=dims)
+    layers = tuple(replace(la, assertions=tuple(substitute(a) for a in la.assertions)) if la.assertions else la
+                   for la in net.layers)
+    bound = replace(net, input_dims=dims, layers=layers, output=substitute(net.output))
     result = infer(bound, inverse_help=_inverse_help(bound))
     sets, solve_diags, couplings = solve(bound, result.constraints)
     diags = sorted(result.diagnostics + solve_diags, key=sort_key)

@@ -52,6 +52,28 @@ def test_coupled_draws_all_check(shape):
     assert bind(a, {"H": shape[2], "W": shape[3]}).ok
 
 
+TIED = """network Tied(x: [N, 3, H, W]) {
+    c: conv(8, kernel=3, stride=2) -> [N, 8, _, H]
+    p: maxpool(kernel=2)           -> [N, 8, _, 5]
+}
+"""
+
+
+@settings(max_examples=scaled(25), deadline=None)
+@given(admissible_inputs(TIED))
+def test_draws_tied_by_an_assertion_all_check(shape):
+    """An assertion naming H on a width ties W to H: every draw checks with both sizes written in."""
+    written = TIED.replace("H, W]", f"{shape[2]}, {shape[3]}]").replace("_, H]", f"_, {shape[2]}]")
+    assert check_text(written).ok, shape
+    assert bind(check_text(TIED), {"H": shape[2], "W": shape[3]}).ok
+
+
+def test_bind_writes_the_sizes_into_assertions_too():
+    a = check_text(TIED)
+    assert bind(a, {"H": 10, "W": 21}).ok
+    assert [d.code for d in bind(a, {"H": 10, "W": 24}).errors] == ["E0301"]  # (24 - 1) // 2 is 11, not 10
+
+
 @settings(max_examples=scaled(15), deadline=None)
 @given(admissible_inputs(HW, batch=2))
 def test_runtime_shapes_equal_static_over_admissible_inputs(shape):
