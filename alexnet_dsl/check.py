@@ -182,6 +182,7 @@ def bind(analysis: Analysis, sizes: dict[str, int]) -> Analysis:
     for name, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"size {name}={value!r} must be a positive integer")
+
     def substitute(a: ir.Assertion | None) -> ir.Assertion | None:  # assertions name the symbols too
         return a if a is None else replace(a, dims=tuple(sizes.get(d, d) if isinstance(d, str) else d
                                                           for d in a.dims))
@@ -240,13 +241,24 @@ def solve(net: ir.Network, constraints: list[Constraint]
             diags.append(_empty(c, sym, before))
         else:
             sets[sym] = after
+    diags += _solve_coupled(coupled, sets)
+    if batch and batch not in symbols:
+        sets.pop(batch, None)
+    return {s: sets[s] for s in symbols if s in sets}, diags, coupled
+
+
+_MAX_ROUNDS = 50
+
+
+def _solve_coupled(coupled: list[Constraint], sets: dict[str, IntSet]) -> list[Diagnostic]:
+    """Narrow `sets` (in place) by the constraints on several symbols; their errors and notes."""
+    diags: list[Diagnostic] = []
     # Constraints between symbols narrow each other's sets: repeat until nothing changes (one constraint
     # gives exact projections; several give each set the values that survive all of them in turn).
-    live = list(coupled)
     dead: set[int] = set()  # reported: undecided, or the constraint that emptied a set
     for _ in range(_MAX_ROUNDS):
         changed = False
-        for i, c in enumerate(live):
+        for i, c in enumerate(coupled):
             if i in dead:
                 continue
             parts = _coupled(c, sets)
@@ -269,7 +281,7 @@ def solve(net: ir.Network, constraints: list[Constraint]
     # Several equalities between the same two symbols: each alone was projected exactly, together they
     # may allow less; solve them jointly where one symbol's set is bounded.
     groups: dict[tuple[str, ...], list[int]] = {}
-    for i, c in enumerate(live):
+    for i, c in enumerate(coupled):
         if i not in dead and c.kind == "eq" and all(isinstance(e, (E.Chain, E.Min)) for e in (c.lhs, c.rhs)):
             groups.setdefault(tuple(sorted({c.lhs.sym, c.rhs.sym})), []).append(i)  # type: ignore[union-attr]
     approximate: set[int] = set()
@@ -278,7 +290,7 @@ def solve(net: ir.Network, constraints: list[Constraint]
             continue
         for x_sym in syms:
             pairs = [(c.lhs, c.rhs) if c.lhs.sym == x_sym else (c.rhs, c.lhs)  # type: ignore[union-attr]
-                     for c in (live[i] for i in members)]
+                     for c in (coupled[i] for i in members)]
             joint = joint_equalities(pairs, sets)  # type: ignore[arg-type]
             if joint is not None:
                 break
@@ -286,13 +298,14 @@ def solve(net: ir.Network, constraints: list[Constraint]
             approximate.update(members)
             continue
         for sym, values in joint.items():
-            before = sets[sym]
-            sets[sym] = before.intersect(values)
-            if sets[sym].empty:
-                diags.append(_empty(live[members[-1]], sym, before))
+            before = sets.get(sym, ALL)
+            after = before.intersect(values)
+            if after.empty:
+                diags.append(_empty(coupled[members[-1]], sym, before))
                 dead.update(members)
                 break
-    for i, c in enumerate(live):
+            sets[sym] = after
+    for i, c in enumerate(coupled):
         syms = sorted(E.symbols(c.lhs) | (E.symbols(c.rhs) if not isinstance(c.rhs, int) else set()))
         if i not in dead and len(syms) > 1:
             why = ("each admissible set holds the values for which some choice of the others works",)
@@ -303,12 +316,7 @@ def solve(net: ir.Network, constraints: list[Constraint]
             diags.append(note(
                 "N0501", f"{' and '.join(f'`{s}`' for s in syms)} are coupled by {c.what}", c.span, notes=why,
             ))
-    if batch and batch not in symbols:
-        sets.pop(batch, None)
-    return {s: sets[s] for s in symbols if s in sets}, diags, coupled
-
-
-_MAX_ROUNDS = 50
+    return diags
 
 
 def _coupled(c: Constraint, sets: dict[str, IntSet]) -> dict[str, IntSet] | None:
