@@ -50,7 +50,7 @@ def test_checker_verdict_is_torchs_verdict(c, h, w, layers):
     try:
         shapes, _ = run_meta(a.network, (2, c, h, w))
         torch_ok = True
-    except (RuntimeError, ValueError) as e:
+    except (RuntimeError, ValueError, IndexError) as e:  # IndexError: pooling a 2-D tensor on meta
         torch_ok, error = False, e
     assert a.ok == torch_ok, (text, [d.message for d in a.errors], None if torch_ok else str(error))
     if torch_ok:
