@@ -292,15 +292,20 @@ def broken_networks(draw, mistakes: tuple[str, ...] = _MISTAKES) -> BrokenNetwor
         lines.insert(len(lines) - 1, "    " + appended[mistake])
         i = len(lines) - 2
     elif mistake == "join":
-        assume(h > 1 or w > 1)
+        assume(max(h, w) >= 3)  # halved, that size is still above 1: torch cannot broadcast the two either
         lines.insert(len(lines) - 1, "    half: maxpool(kernel=1, stride=2)")
         lines.insert(len(lines) - 1, f"    bad: add(half, {last})")
         i = len(lines) - 2
     elif mistake == "assertion":
+        # Checking goes on from an asserted shape, so later layers could fail on the wrong size too (a
+        # second mistake, not a cascade): the network ends at the asserted layer.
+        lines = lines[: i + 1] + lines[-1:]
+        valid = "\n".join(lines) + "\n"
         wrong = list(net.shapes[name])
         k = draw(st.integers(0, len(wrong) - 1))
         wrong[k] = wrong[k] + draw(st.sampled_from([1, 2])) if wrong[k] < 3 else wrong[k] - 1
         lines[i] += " -> [N, " + ", ".join(map(str, wrong)) + "]"
+        return BrokenNetwork("\n".join(lines) + "\n", code, i + 1, valid)
     elif mistake == "duplicate":
         lines.insert(i + 1, f"    {name}: relu")
         i += 1
