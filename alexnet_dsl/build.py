@@ -15,6 +15,7 @@ import types
 import warnings
 from pathlib import Path
 
+from . import expr as E
 from .check import Analysis, bind, check_source
 from .codegen import BACKENDS, class_name, generate
 from .diagnostics import DslError, DslWarning, Severity, error
@@ -48,9 +49,17 @@ def analyse(spec: str | os.PathLike | Analysis, sizes: dict[str, int]) -> Analys
             raise DslError(analysis.errors, analysis.source)
     unbound = [i for i in analysis.infos if i.params is None]
     if unbound:
-        symbols = sorted(analysis.admissible) or sorted(analysis.network.symbols)  # type: ignore[union-attr]
+        net = analysis.network
+        assert net is not None
         first = unbound[0].layer
-        example = ", ".join(f"{s}={v.ranges[0][0]}" for s, v in analysis.admissible.items())
+        # a layer's parameters depend on the size of its input's dim 1 (channels or features)
+        shapes = {i.layer.name: i.shape for i in analysis.infos}
+        shapes[net.input_name] = tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims)
+        source = shapes.get(first.inputs[0]) if first.inputs else None
+        symbols = sorted(E.symbols(source[1])) if source is not None and len(source) > 1 else []
+        symbols = symbols or sorted(net.symbols)
+        example = ", ".join(f"{s}={analysis.admissible[s].ranges[0][0] if s in analysis.admissible else 1}"
+                            for s in symbols)
         raise DslError([error(
             "E0311",
             f"the parameters of `{first.display_name}` depend on {', '.join(f'`{s}`' for s in symbols)}",

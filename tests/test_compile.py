@@ -392,3 +392,12 @@ def test_inputs_are_checked_against_coupled_sizes_not_only_each_size(text):
             assert "does not check" in str(e) or "expects" in str(e)
         assert accepted == expected, (h, w)
     assert rejected > 0  # the pairs this test is about occurred
+
+
+def test_unbound_help_names_only_the_sizes_the_parameters_depend_on():
+    text = "network T(x: [N, C, H, W]) {\n    conv(8, kernel=3)\n    adaptive_avgpool(1)\n    flatten\n    linear(4)\n}\n"
+    with pytest.raises(DslError) as info:
+        alexnet_dsl.compile(text, backend="torch")
+    message = str(info.value)
+    assert "depend on `C`" in message and "`H`" not in message and "compile(spec, C=1)" in message
+    assert alexnet_dsl.compile(text, backend="torch", C=5)(torch.randn(2, 5, 9, 7)).shape == (2, 4)
