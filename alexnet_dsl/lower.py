@@ -598,7 +598,8 @@ class _Lowerer:
                                                                         if n else "")) if n else "no positional arguments"
         helps: list[str] = []
         order = [k for k in sig.params if k not in sig.positional and k not in given and k != "avg_alpha"]
-        if len(extra) <= len(order) and op not in ("batchnorm",) and all(
+        # (a number given to `batchnorm` is PyTorch's num_features, never meant as `eps`)
+        if len(extra) <= len(order) and op != "batchnorm" and all(
                 _fits(sig.params[k], v) for k, v in zip(order, extra)):
             parts = [v.text for k, v in given.items() if k in sig.positional]
             parts += [f"{k}={v.text}" for k, v in given.items() if k not in sig.positional]
