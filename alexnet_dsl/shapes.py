@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from . import expr as E
@@ -525,11 +525,15 @@ def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
     for info in infos:
         ctx.infos[info.layer.name] = info
     order = _topological(ctx, net)
+    # After a failed assertion checking goes on from the asserted shape; a later error that depends on
+    # it says so (it may go away with the assertion's fix). layer name -> (asserted layer, its own shape)
+    assumed: dict[str, tuple[ir.Layer, Shape | None]] = {}
     for i in order:
         info = infos[i]
         layer = info.layer
         ins = [shapes.get(name) for name in layer.inputs]
         shape: Shape | None = None
+        before = len(ctx.diags)
         if layer.inputs and all(s is not None for s in ins) and not isinstance(layer.op, ir.Invalid):
             rule = RULES[type(layer.op)]
             try:
@@ -540,10 +544,19 @@ def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
             info.params = info.macs = None
         if shape is None:
             info.macs = None
+        origin = next((assumed[name] for name in layer.inputs if name in assumed), None)
+        if origin is not None:
+            _note_assumption(ctx.diags, before, origin)
+        computed = shape
         for assertion in layer.assertions:
             inverse = inverse_help(layer, info, ins) if inverse_help else None
+            failed = len(ctx.diags)
             shape = check_assertion(ctx, layer, info, shape, assertion, "E0301", f"`{layer.display_name}`",
                                     inverse)
+            if any(d.code == "E0301" for d in ctx.diags[failed:]):
+                origin = (layer, computed)
+        if origin is not None:
+            assumed[layer.name] = origin
         info.shape = shape
         shapes[layer.name] = shape
     output = shapes.get(net.output_layer)
@@ -552,6 +565,22 @@ def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
                                  f"the network's output `{net.output_layer.split(chr(39))[0]}`")
     _unused(ctx, net)
     return ShapeResult(infos, output, ctx.constraints, ctx.diags, order)
+
+
+def _note_assumption(diags: list[Diagnostic], start: int, origin: tuple[ir.Layer, Shape | None]) -> None:
+    """Add to the errors from `start` on that they rest on a failed assertion's shape."""
+    layer, computed = origin
+    assertion = layer.assertions[-1]
+    text = (f"this takes `{layer.display_name}` to be {_shown(assertion.dims)} as asserted on line "
+            f"{assertion.span.line}" + (f", though it computes {show_shape(computed)}" if computed else "")
+            + "; if the assertion is the mistake, fixing it fixes this too")
+    for k in range(start, len(diags)):
+        if diags[k].is_error:
+            diags[k] = replace(diags[k], notes=(*diags[k].notes, text))
+
+
+def _shown(dims: tuple[ir.Dim, ...]) -> str:
+    return "[" + ", ".join("_" if d is None else str(d) for d in dims) + "]"
 
 
 def _unused(ctx: _Ctx, net: ir.Network) -> None:

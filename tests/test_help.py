@@ -74,3 +74,14 @@ def test_a_mistake_in_a_block_is_reported_once_not_once_per_instance():
     block = "block stage(f) {\n    conv(f, kernel=3, strides=1)\n    lrn(size=5, alpha=10e-4)\n}\n"
     diags = diagnostics("    a: stage(4)\n    b: stage(4)\n    c: stage(8)\n", blocks=block)
     assert sorted(d.code for d in diags) == ["E0102", "W0403"]
+
+
+def test_an_error_resting_on_a_failed_assertion_says_so():
+    body = "    l1: conv(2, kernel=1) -> [N, 3, 32, 32]\n    l2: conv(2, kernel=1, groups=2)\n    relu\n"
+    errors = [d for d in diagnostics(body) if d.is_error]
+    assert [d.code for d in errors] == ["E0301", "E0303"]
+    assert any("as asserted on line 2, though it computes [N, 2, 32, 32]" in n for n in errors[1].notes)
+    assert not any("as asserted" in n for n in errors[0].notes)
+    # an error that does not follow a failed assertion carries no such note
+    clean = [d for d in diagnostics("    conv(3, kernel=1, groups=2)\n") if d.is_error]
+    assert clean and not any("as asserted" in n for n in clean[0].notes)
