@@ -310,9 +310,9 @@ def _solve_coupled(coupled: list[Constraint], sets: dict[str, IntSet]) -> list[D
         if i not in dead and len(syms) > 1:
             why = ("each admissible set holds the values for which some choice of the others works",)
             if i in approximate:
-                why = ("several constraints couple these symbols and their sets are unbounded: each set holds "
-                       "the values that every constraint allows on its own, which may be more than all allow "
-                       "together",)
+                why = ("several constraints couple these symbols at the same rate and their sets are unbounded: "
+                       "each set holds the values that every constraint allows on its own, which may be more "
+                       "than all allow together",)
             diags.append(note(
                 "N0501", f"{' and '.join(f'`{s}`' for s in syms)} are coupled by {c.what}", c.span, notes=why,
             ))

@@ -12,7 +12,8 @@ monotone chain f with f(x + P) = f(x) + 1 (see expr.py), so:
   factor must be a divisor, each divisor value has an interval of preimages;
 - `f(X) == g(Y)` between two symbols: f and g step by 0 or 1, so the image of a range is a range,
   and each symbol keeps the preimage of the other's image (exact projections); several such
-  equalities between one pair are solved jointly by enumerating the bounded symbol.
+  equalities between one pair are solved jointly by enumerating a bounded symbol (a symbol is
+  bounded when two equalities tie it to the other at different rates).
 
 Nothing is sampled or approximated; an answer is a list of inclusive ranges (and, rarely, a
 congruence when an unbounded set is periodic).
@@ -325,11 +326,15 @@ def joint_equalities(pairs: list[tuple[E.Univariate, E.Univariate]], domains: di
                      ) -> dict[str, IntSet] | None:
     """For several f_i(X) == g_i(Y) between the same two symbols: the exact projections of the pairs that
     satisfy all of them, enumerated over X when X's set is bounded (for each x, the y with g_i(y) == f_i(x) form
-    an interval per constraint). None when X's set is unbounded or too large."""
+    an interval per constraint). An unbounded X is bounded first when two constraints grow at different rates.
+    None when X's set stays unbounded or is too large."""
     x_sym, y_sym = pairs[0][0].sym, pairs[0][1].sym
     x_domain, y_domain = domains.get(x_sym, ALL), domains.get(y_sym, ALL)
     if any(hi is None for _, hi in x_domain.ranges):
-        return None
+        limit = _joint_limit(pairs)
+        if limit is None:
+            return None
+        x_domain = x_domain.intersect(IntSet.between(1, limit))
     xs = [x for lo, hi in x_domain.ranges for x in range(lo, hi + 1) if x % x_domain.mod in x_domain.residues]  # type: ignore[operator]
     if len(xs) > MAX_ENUMERATION // max(1, len(pairs)):
         return None
@@ -350,3 +355,20 @@ def joint_equalities(pairs: list[tuple[E.Univariate, E.Univariate]], domains: di
                                                                 if window.contains(y)]
     ys = _preimage(E.Chain(y_sym), y_ranges) if y_ranges else EMPTY  # the identity merges the ranges
     return {x_sym: IntSet.of_values(good_x) if good_x else EMPTY, y_sym: ys}
+
+
+def _joint_limit(pairs: list[tuple[E.Univariate, E.Univariate]]) -> int | None:
+    """An x past which no y satisfies every f_i(x) == g_i(y), when two constraints tie y to x at different
+    rates; None when all rates are equal (then solutions can go on forever).
+
+    With f(x) in [x/P + f_lo, x/P + f_hi] and g(y) in [y/Q + g_lo, y/Q + g_hi], f(x) == g(y) puts y in
+    [r x + a, r x + b] with r = Q/P, a = Q (f_lo - g_hi), b = Q (f_hi - g_lo); two such bands with different
+    slopes meet only while |r_i - r_j| x <= max(b_j - a_i, b_i - a_j)."""
+    bands = []
+    for f, g in pairs:
+        (f_lo, f_hi), (g_lo, g_hi) = f.bounds(), g.bounds()
+        q = g.period
+        bands.append((Fraction(q, f.period), q * (f_lo - g_hi), q * (f_hi - g_lo)))
+    limits = [max(b_j - a_i, b_i - a_j) / abs(r_i - r_j)
+              for k, (r_i, a_i, b_i) in enumerate(bands) for r_j, a_j, b_j in bands[k + 1:] if r_i != r_j]
+    return math.floor(min(limits)) + 1 if limits else None
