@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import itertools
 import logging
 import math
 import operator
@@ -560,7 +561,14 @@ def _sample_envs(analysis: Analysis, inputs: set[str]) -> list[dict[str, int]]:
                 found = [x for x in range(lo, lo + 4096) if allowed.contains(x)]
                 samples[d] = (found[:3] + found[-1:]) or [lo]
     width = max((len(v) for v in samples.values()), default=1)
-    return [{s: v[k % len(v)] for s, v in samples.items()} for k in range(width)]
+    zipped = [{s: v[k % len(v)] for s, v in samples.items()} for k in range(width)]
+    if not analysis.couplings:
+        return zipped
+    # sizes tied to each other: only combinations that satisfy the ties are inputs the network accepts
+    names = list(samples)
+    combos = (dict(zip(names, values)) for values in itertools.product(*(samples[n] for n in names)))
+    valid = [env for env in itertools.islice(combos, 4096) if all(c.holds(env) for c in analysis.couplings)]
+    return valid[:8] or zipped
 
 
 def _agree(ours, theirs, envs: list[dict[str, int]]) -> bool | None:

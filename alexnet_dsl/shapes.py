@@ -35,6 +35,11 @@ class Constraint:
     span: Span
     what: str  # "the height of `conv1`'s output must be at least 1"
 
+    def holds(self, env: dict[str, int]) -> bool:
+        """Whether the constraint holds for these symbol values."""
+        lhs, rhs = E.evaluate(self.lhs, env), E.evaluate(self.rhs, env)
+        return lhs == rhs if self.kind == "eq" else lhs >= rhs if self.kind == "ge" else lhs % rhs == 0
+
 
 @dataclass(slots=True)
 class LayerInfo:

@@ -161,6 +161,21 @@ def test_branchy_symbolic_spec_keeps_h_and_w_dynamic(tmp_path):
                                    atol=1e-4 * want.abs().max().item())
 
 
+def test_sizes_tied_to_each_other_are_compared_at_sizes_the_spec_accepts(tmp_path):
+    """W is tied to H by an assertion: the shape comparison samples only (H, W) pairs that satisfy the tie."""
+    text = """network Tied(x: [N, 3, H, W]) {
+        c: conv(8, kernel=3, stride=2) -> [N, 8, _, H]
+        p: maxpool(kernel=2)           -> [N, 8, _, 5]
+    }"""
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(text, backend="torch").eval()
+    path = tmp_path / "tied.onnx"
+    result = export_onnx(text, path, weights=model.state_dict())
+    assert result.disagreements == [] and {c.layer for c in result.checks if c.agree is True} == {"c", "p"}
+    x = torch.randn(2, 3, 11, 23)
+    torch.testing.assert_close(torch.from_numpy(run_onnx(path, x)), reference(model, x), rtol=1e-4, atol=1e-5)
+
+
 def test_even_lrn_is_written_in_plain_ops_and_runs(tmp_path):
     torch.manual_seed(0)
     model = alexnet_dsl.compile(EVEN_LRN, backend="torch").eval()
