@@ -155,7 +155,7 @@ def select_config(
 
 
 # The kernel is a torch.library custom op: torch.compile sees one opaque node with a shape rule (no graph break on
-# the Python tuner or the launcher), and autograd sees the backward op registered below. The LRN travels as
+# the Python tuner or the launcher), and autograd uses the backward registered below. The LRN travels as
 # [size, alpha, beta, k] (empty: none) because op schemas take plain types.
 _SCHEMA_ARGS = (
     "Tensor x, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups, bool relu, "
