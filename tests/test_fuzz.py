@@ -6,6 +6,7 @@ few thousand cases; `HYPOTHESIS_PROFILE=nightly` twenty times as many (over 60,0
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -133,12 +134,15 @@ def test_huge_file_checks_in_linear_time():
         return "network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n    conv(4, kernel=3, padding=1)\n" * (n // 2) + "}\n"
 
     times = []
-    for n in (20_000, 40_000):
-        start = time.perf_counter()
-        a = check_text(spec(n))
-        times.append(time.perf_counter() - start)
-        assert a.ok and len(a.infos) == n
-    assert times[1] < 3.0 * times[0], times
+    for n in (10_000, 20_000):
+        best = math.inf
+        for _ in range(2):  # the faster of two runs: a busy shared machine only ever slows a run down
+            start = time.perf_counter()
+            a = check_text(spec(n))
+            best = min(best, time.perf_counter() - start)
+            assert a.ok and len(a.infos) == n
+        times.append(best)
+    assert times[1] < 3.0 * times[0], times  # twice the layers: about twice the time, never four
 
 
 def test_100k_layer_file():
