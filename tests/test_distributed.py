@@ -55,7 +55,14 @@ def free_port() -> int:
 
 
 def test_ddp_two_processes_match_one_process_on_the_combined_batch(tmp_path):
-    mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    try:
+        mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    except mp.ProcessExitedException as e:
+        if e.signal_name is None:  # a worker's own error: fail
+            raise
+        # killed by a signal: gloo's transport thread aborting on a reset connection, not this code (see below)
+        warnings.warn(f"a DDP worker died by {e.signal_name}, rerunning once", stacklevel=1)
+        mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
