@@ -19,6 +19,7 @@ from . import expr as E
 from .check import Analysis, bind, check_source
 from .codegen import BACKENDS, class_name, generate
 from .diagnostics import DslError, DslWarning, Severity, error
+from .shapes import input_shape
 from .source import Source
 
 _DEFAULT = object()
@@ -54,7 +55,7 @@ def analyse(spec: str | os.PathLike | Analysis, sizes: dict[str, int]) -> Analys
         first = unbound[0].layer
         # a layer's parameters depend on the size of its input's dim 1 (channels or features)
         shapes = {i.layer.name: i.shape for i in analysis.infos}
-        shapes[net.input_name] = tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims)
+        shapes[net.input_name] = input_shape(net)
         source = shapes.get(first.inputs[0]) if first.inputs else None
         symbols = sorted(E.symbols(source[1])) if source is not None and len(source) > 1 else []
         symbols = symbols or sorted(net.symbols)

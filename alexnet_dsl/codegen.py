@@ -20,7 +20,7 @@ from . import __version__, ir, ops_source
 from . import expr as E
 from .check import Analysis
 from .fuse import fuse
-from .shapes import Shape
+from .shapes import Shape, input_shape
 from .solve import IntSet
 
 BACKENDS = ("torch", "triton", "auto")
@@ -343,8 +343,7 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
         raise ValueError(f"unknown init {init!r}; choose 'default' or 'paper'")
     net = analysis.network
     shapes: dict[str, Shape | None] = {i.layer.name: i.shape for i in analysis.infos}
-    input_shape = tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims)
-    shapes[net.input_name] = input_shape  # type: ignore[assignment]
+    shapes[net.input_name] = input_shape(net)
     net = network_for(analysis, backend)
     for layer in net.layers:
         if isinstance(layer.op, ir.FusedConv):

@@ -12,10 +12,9 @@ import html
 import shutil
 import subprocess
 
-from . import expr as E
 from . import ir
 from .check import Analysis
-from .shapes import show_shape
+from .shapes import input_shape, show_shape
 
 MISSING_DOT = (
     "Graphviz's `dot` is not installed: install it with `apt-get install graphviz` (Debian, Ubuntu) "
@@ -140,7 +139,7 @@ def dot_source(analysis: Analysis, fused: dict[str, str] | None = None) -> str:
 
     ids = {layer.name: f"L{i}" for i, layer in enumerate(net.layers)}
     ids[net.input_name] = "input"
-    in_shape = show_shape(tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims))  # type: ignore[misc]
+    in_shape = show_shape(input_shape(net))
     fill, border = _COLOURS["input"]
     g.node("input", _label(net.input_name, "input", [], in_shape), shape="box", style="filled,bold",
            fillcolor=fill, color=border)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import html
 import re
 
-from . import expr as E
 from . import ir
 from .check import Analysis
 from .diagnostics import printable, render
 from .highlight import highlight_html
-from .shapes import show_shape
+from .shapes import input_shape, show_shape
 from .summary import _bytes
 
 _CSS = """
@@ -76,7 +75,7 @@ def _num(x: int | None) -> str:
 
 
 def _shape_of_input(net: ir.Network) -> str:
-    return show_shape(tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims))  # type: ignore[misc]
+    return show_shape(input_shape(net))
 
 
 def _totals(a: Analysis) -> str:

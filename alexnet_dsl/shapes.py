@@ -61,6 +61,11 @@ class LayerInfo:
         return n * BYTES_PER_ELEMENT
 
 
+def input_shape(net: ir.Network) -> Shape:
+    """The network input's shape as sizes: integers, and each symbol as itself."""
+    return tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims)  # type: ignore[misc]
+
+
 def show_shape(shape: Shape | None) -> str:
     if shape is None:
         return "?"
@@ -524,8 +529,7 @@ def _stable_topological(net: ir.Network, index: dict[str, int]) -> list[int]:
 def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
     """Infer every layer's shape; collect diagnostics and the constraints left for the solver."""
     ctx = _Ctx(net)
-    input_shape: Shape = tuple(E.Chain(d) if isinstance(d, str) else d for d in net.input_dims)  # type: ignore[misc]
-    shapes: dict[str, Shape | None] = {net.input_name: input_shape}
+    shapes: dict[str, Shape | None] = {net.input_name: input_shape(net)}
     infos = [LayerInfo(layer) for layer in net.layers]
     for info in infos:
         ctx.infos[info.layer.name] = info

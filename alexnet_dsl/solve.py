@@ -49,6 +49,18 @@ class IntSet:
         return IntSet(((lo, hi),)) if hi is None or lo <= hi else EMPTY
 
     @staticmethod
+    def union(ranges: list[tuple[int, int | None]]) -> IntSet:
+        """The integers in any of `ranges` (inclusive, hi None = unbounded), overlaps and neighbours merged."""
+        merged: list[tuple[int, int | None]] = []
+        for lo, hi in sorted(ranges, key=lambda r: r[0]):
+            if merged and (merged[-1][1] is None or lo <= merged[-1][1] + 1):
+                prev_lo, prev_hi = merged[-1]
+                merged[-1] = (prev_lo, None if prev_hi is None or hi is None else max(prev_hi, hi))
+            else:
+                merged.append((lo, hi))
+        return IntSet(tuple(merged))
+
+    @staticmethod
     def of_values(values: list[int]) -> IntSet:
         ranges: list[tuple[int, int | None]] = []
         for v in sorted(set(values)):
@@ -294,15 +306,7 @@ def _preimage(f: E.Univariate, values: list[tuple[int, int | None]]) -> IntSet:
         end = None if b is None else _first_at_least(f, b + 1, lo)
         if end is None or end > lo:
             ranges.append((lo, None if end is None else end - 1))
-    ranges.sort()
-    merged: list[tuple[int, int | None]] = []
-    for lo, hi in ranges:
-        if merged and (merged[-1][1] is None or lo <= merged[-1][1] + 1):  # type: ignore[operator]
-            prev_lo, prev_hi = merged[-1]
-            merged[-1] = (prev_lo, None if prev_hi is None or hi is None else max(prev_hi, hi))
-        else:
-            merged.append((lo, hi))
-    return IntSet(tuple(merged)) if merged else EMPTY
+    return IntSet.union(ranges)
 
 
 def coupled_equal(f: E.Size, g: E.Size, domains: dict[str, IntSet]) -> dict[str, IntSet] | None:
@@ -353,7 +357,7 @@ def joint_equalities(pairs: list[tuple[E.Univariate, E.Univariate]], domains: di
             y_ranges += window.ranges if window.mod == 1 else [(y, y) for lo, hi in window.ranges
                                                                 for y in range(lo, hi + 1)  # type: ignore[operator]
                                                                 if window.contains(y)]
-    ys = _preimage(E.Chain(y_sym), y_ranges) if y_ranges else EMPTY  # the identity merges the ranges
+    ys = IntSet.union(y_ranges)
     return {x_sym: IntSet.of_values(good_x) if good_x else EMPTY, y_sym: ys}
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from . import expr as E
 from . import ir
 from .check import Analysis
-from .shapes import show_shape
+from .shapes import input_shape, show_shape
 
 
 def _num(x: int | None) -> str:
@@ -41,9 +40,7 @@ def summary_text(a: Analysis, fused: dict[str, str] | None = None) -> str:
     fused = fused or {}
     header = ["layer", "op", "output shape", "params", "MACs", "line"] + (["fused"] if fused else [])
     rows = [header]
-    rows.append([net.input_name, "input", show_shape(tuple(
-        E.Chain(d) if isinstance(d, str) else d for d in net.input_dims)), "", "", ""]  # type: ignore[misc]
-        + ([""] if fused else []))
+    rows.append([net.input_name, "input", show_shape(input_shape(net)), "", "", ""] + ([""] if fused else []))
     for info in a.infos:
         layer = info.layer
         row = [layer.display_name, ir.op_name(layer.op), show_shape(info.shape),
