@@ -32,7 +32,7 @@ def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget
 def check(spec):
     """Check a spec (path or text) and return its `Analysis` (shapes, params, diagnostics)."""
     from .build import load
-    from .check import check_source
+    from .analysis import check_source
 
     return check_source(load(spec))
 

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from . import expr as E
-from .check import Analysis, bind, check_source
+from .analysis import Analysis, bind, check_source
 from .codegen import BACKENDS, class_name, generate
 from .diagnostics import DslError, DslWarning, Severity, error
 from .shapes import input_shape

@@ -56,7 +56,7 @@ def read_source(path: str):
 
 
 def _analyse(path: str):
-    from .check import check_source
+    from .analysis import check_source
 
     return check_source(read_source(path))
 

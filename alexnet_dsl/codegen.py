@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from . import __version__, ir, ops_source
 from . import expr as E
-from .check import Analysis
+from .analysis import Analysis
 from .fuse import fuse
 from .shapes import Shape, input_shape
 from .solve import IntSet

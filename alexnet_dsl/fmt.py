@@ -434,7 +434,7 @@ def _assemble(lines: list[_Line]) -> str:
 
 def fingerprint(text: str, path: str = "<string>") -> dict:
     """What a spec means: `dslc check --format json` without the file and positions."""
-    from .check import check_text
+    from .analysis import check_text
 
     doc = check_text(text, path).to_json()
     doc.pop("file")

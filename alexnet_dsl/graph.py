@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 from . import ir
-from .check import Analysis
+from .analysis import Analysis
 from .shapes import input_shape, show_shape
 
 MISSING_DOT = (

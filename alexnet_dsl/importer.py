@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from . import __version__
-from .check import Analysis, check_text
+from .analysis import Analysis, check_text
 from .codegen import mangle
 from .lower import RESERVED
 

@@ -47,7 +47,7 @@ from torch import nn
 from . import __version__
 from . import expr as E
 from .build import compile_spec
-from .check import Analysis
+from .analysis import Analysis
 from .codegen import forward_plan, input_arg, topological
 from .files import atomic_write
 

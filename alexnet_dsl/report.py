@@ -12,7 +12,7 @@ import html
 import re
 
 from . import ir
-from .check import Analysis
+from .analysis import Analysis
 from .diagnostics import printable, render
 from .highlight import highlight_html
 from .shapes import input_shape, show_shape

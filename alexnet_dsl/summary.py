@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import ir
-from .check import Analysis
+from .analysis import Analysis
 from .shapes import input_shape, show_shape
 
 

@@ -26,7 +26,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from . import expr as E
-from .check import Analysis, check_source, check_text
+from .analysis import Analysis, check_source, check_text
 from .solve import IntSet
 
 __all__ = ["BrokenNetwork", "GeneratedNetwork", "admissible_inputs", "assert_shapes", "broken_networks",
@@ -90,7 +90,7 @@ def admissible_inputs(spec, batch: int | st.SearchStrategy[int] | None = None,
 
     shapes = draw()
     if coupled:
-        from .check import bind
+        from .analysis import bind
 
         def completes(shape: tuple[int, ...]) -> bool:
             sizes = {d: shape[i] for i, d in enumerate(net.input_dims) if i and isinstance(d, str)}

@@ -69,7 +69,7 @@ def big_spec(layers: int) -> str:
 
 
 def scaling() -> None:
-    from alexnet_dsl.check import check_text
+    from alexnet_dsl.analysis import check_text
 
     print(f"\n{'layers':>8} {'check time':>12} {'per layer':>12}")
     for layers in (1_000, 10_000, 100_000):

@@ -16,7 +16,7 @@ from torch import nn
 
 import alexnet_dsl
 from alexnet_dsl.build import instantiate
-from alexnet_dsl.check import check_file, check_text
+from alexnet_dsl.analysis import check_file, check_text
 from alexnet_dsl.codegen import generate
 from alexnet_dsl.diagnostics import DslError
 

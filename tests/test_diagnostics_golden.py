@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_dsl.check import check_file
+from alexnet_dsl.analysis import check_file
 
 BAD = sorted((Path(__file__).parent / "data" / "bad").glob("*.net"))
 MARK = re.compile(r"\b([EW]):\s*((?:[EW]\d{4}\s*)+)")

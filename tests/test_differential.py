@@ -9,7 +9,7 @@ from profiles import scaled
 from torch_oracle import run_meta
 
 from alexnet_dsl import expr as E
-from alexnet_dsl.check import check_text
+from alexnet_dsl.analysis import check_text
 from alexnet_dsl.testing import broken_networks, networks
 
 

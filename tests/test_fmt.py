@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_dsl.check import check_text
+from alexnet_dsl.analysis import check_text
 from alexnet_dsl.cli import main
 from alexnet_dsl.diagnostics import DslError
 from alexnet_dsl.fmt import fingerprint, format_text

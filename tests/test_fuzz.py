@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from profiles import scaled
 
-from alexnet_dsl.check import check_source, check_text
+from alexnet_dsl.analysis import check_source, check_text
 from alexnet_dsl.source import Source
 
 ROOT = Path(__file__).parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alexnet_dsl.check import check_file, check_text
+from alexnet_dsl.analysis import check_file, check_text
 from alexnet_dsl.cli import main
 from alexnet_dsl.fuse import fused_groups
 from alexnet_dsl.graph import dot_source

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from alexnet_dsl.check import check_text
+from alexnet_dsl.analysis import check_text
 
 
 def diagnostics(body: str, input_dims: str = "N, 3, 32, 32", blocks: str = "") -> list:

@@ -15,7 +15,7 @@ from reference_models import TorchvisionAlexNet, paper_alexnet
 from torch import nn
 
 import alexnet_dsl
-from alexnet_dsl.check import check_text
+from alexnet_dsl.analysis import check_text
 from alexnet_dsl.cli import main
 from alexnet_dsl.importer import UnsupportedModule, from_torch, translate
 

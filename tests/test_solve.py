@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from profiles import scaled
 
 from alexnet_dsl import expr as E
-from alexnet_dsl.check import check_text
+from alexnet_dsl.analysis import check_text
 from alexnet_dsl.solve import IntSet, coupled_equal, joint_equalities
 
 ALEXNET = (Path(__file__).parent.parent / "specs" / "alexnet.net").read_text()

@@ -8,7 +8,7 @@ import pytest
 from torch_oracle import run_meta
 
 from alexnet_dsl import expr as E
-from alexnet_dsl.check import check_file
+from alexnet_dsl.analysis import check_file
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.net"))
 

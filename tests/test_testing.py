@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from profiles import scaled
 
 import alexnet_dsl
-from alexnet_dsl.check import bind, check_file, check_text
+from alexnet_dsl.analysis import bind, check_file, check_text
 from alexnet_dsl.testing import admissible_inputs, assert_shapes, networks
 
 ROOT = Path(__file__).parent.parent
@@ -106,7 +106,7 @@ def test_assert_shapes_rejects_inputs_the_network_does_not_accept():
 
 
 def test_generated_source_is_identical_across_processes():
-    code = ("import alexnet_dsl.check as c, alexnet_dsl.codegen as g, hashlib; "
+    code = ("import alexnet_dsl.analysis as c, alexnet_dsl.codegen as g, hashlib; "
             "print(hashlib.sha256(g.generate(c.check_file('specs/resnet18.net'), backend='auto').encode()).hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                               env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}

@@ -74,7 +74,7 @@ def test_auto_uses_torch_ops_for_cpu_tensors():
 
 def test_fused_shapes_of_every_shipped_spec_on_meta():
     """The fused backend's module computes the checker's shapes for every spec (meta: no launches)."""
-    from alexnet_dsl.check import check_file
+    from alexnet_dsl.analysis import check_file
 
     for path in sorted((ROOT / "specs").glob("*.net")):
         analysis = check_file(path)
