@@ -20,9 +20,13 @@ def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget
         None turns the guard off.
     sizes: values for symbolic input sizes, e.g. H=227, W=227.
 
-    Raises `DslError` (with the diagnostics, rendered like `dslc check`) when the spec does not check;
+    Raises `DslError` (with the diagnostics, rendered like `dslc check`) when the spec does not check,
+    `alexnet_dsl.extras.MissingExtra` (a ModuleNotFoundError naming the `pip install`) without torch;
     issues a `DslWarning` for each warning (a dropped row, `alpha=10e-4`, ...).
     """
+    from .extras import require
+
+    require("torch", what="alexnet_dsl.compile()")
     from .build import _DEFAULT, compile_spec
 
     return compile_spec(spec, backend=backend, init=init,
@@ -31,8 +35,8 @@ def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget
 
 def check(spec):
     """Check a spec (path or text) and return its `Analysis` (shapes, params, diagnostics)."""
-    from .build import load
     from .analysis import check_source
+    from .build import load
 
     return check_source(load(spec))
 
@@ -45,6 +49,9 @@ def from_torch(module, input_shape, name: str = "Imported") -> str:
     renames the weights). Raises `alexnet_dsl.importer.UnsupportedModule` (an ImportError) listing
     every op the language lacks. See docs/interop.md.
     """
+    from .extras import require
+
+    require("torch", what="alexnet_dsl.from_torch()")
     from .importer import from_torch as _from_torch
 
     return _from_torch(module, input_shape, name)
@@ -52,6 +59,9 @@ def from_torch(module, input_shape, name: str = "Imported") -> str:
 
 def export_onnx(spec, path, weights=None, sizes=None, *, opset: int = 20):
     """Export a spec's compiled module to ONNX (see `dslc export` and docs/interop.md)."""
+    from .extras import EXPORT_NEEDS, require
+
+    require(*EXPORT_NEEDS, what="alexnet_dsl.export_onnx()")
     from .onnx_export import export_onnx as _export_onnx
 
     return _export_onnx(spec, path, weights, sizes, opset=opset)

@@ -18,7 +18,7 @@ from pathlib import Path
 from . import expr as E
 from .analysis import Analysis, bind, check_source
 from .codegen import BACKENDS, class_name, generate
-from .diagnostics import DslError, DslWarning, Severity, error
+from .diagnostics import Diagnostic, DslError, DslWarning, Severity, error, warning
 from .shapes import input_shape
 from .source import Source
 
@@ -73,17 +73,59 @@ def analyse(spec: str | os.PathLike | Analysis, sizes: dict[str, int]) -> Analys
 
 
 def parse_budget(text: str) -> int:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
+    """`"512M"`, `"1.5G"`, `"1000"`, `"1e9"` -> bytes (K, M, G, T are powers of 1024; ASCII digits only);
+    the number is read as budget_bytes reads a number."""
+    m = re.fullmatch(r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+]?[0-9]+)?)\s*([KMGT]?)i?B?\s*", text,
+                     re.IGNORECASE)
     if not m:
-        raise ValueError(f"a memory budget is a number of bytes, optionally with K, M, G or T: {text!r}")
+        sign = " (a budget cannot be negative)" if text.strip().startswith("-") else ""
+        raise ValueError(f"a memory budget is a number of bytes, optionally with K, M, G or T: {text!r}{sign}")
     scale = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[m.group(2).upper()]
-    return int(float(m.group(1)) * scale)
+    number = float(m.group(1)) if re.search(r"[.eE]", m.group(1)) else int(m.group(1))
+    return _whole_bytes(number * scale, text)
+
+
+def _whole_bytes(budget: float, shown) -> int:
+    """A budget as whole bytes: a fraction of a byte is dropped, but a budget under 1 KiB with a fraction
+    (`1.5`) is a unit left out (`'1.5G'`), not a budget of 1 byte."""
+    if not budget >= 0 or budget == float("inf"):  # `not >=` also catches NaN
+        raise ValueError(f"memory_budget must be a non-negative number of bytes, got {shown!r}")
+    if budget != int(budget) and budget < 2**10:
+        raise ValueError(f"memory_budget is a number of bytes: {shown!r} is not a whole number of bytes "
+                         f"(for {budget:g} GiB write '{budget:g}G')")
+    return int(budget)
+
+
+def budget_bytes(budget) -> int | None:
+    """`compile(memory_budget=...)` as bytes: None (no guard), a number of bytes or a string for
+    parse_budget (`1e9` and `'1e9'` are the same budget). Negative, non-finite and other values, and
+    fractions of a byte under 1 KiB, are a ValueError, not a guard that refuses all."""
+    if budget is None:
+        return None
+    if isinstance(budget, str):
+        return parse_budget(budget)
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+        raise ValueError(f"memory_budget must be a number of bytes, a string like '8G', or None, "
+                         f"not {budget!r}")
+    return _whole_bytes(budget, budget)
+
+
+def human_bytes(n: float) -> str:
+    """Bytes in the largest binary unit that keeps the number at least 1: `1.00 MiB`, not `0.00 GiB`."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{int(n)} byte{'s' if int(n) != 1 else ''}"
 
 
 def default_budget() -> int:
     env = os.environ.get("DSLC_MEMORY_BUDGET")
     if env:
-        return parse_budget(env)
+        try:
+            return parse_budget(env)
+        except ValueError as e:
+            raise ValueError(f"the environment variable DSLC_MEMORY_BUDGET={env!r} is not a memory budget: "
+                             f"{e}") from None
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -91,24 +133,43 @@ def default_budget() -> int:
     return total // 2
 
 
-def check_budget(analysis: Analysis, budget: int | None) -> None:
-    """Refuse, before allocating anything, a network whose parameters would not fit the budget."""
+def over_budget(analysis: Analysis, budget: int | None, *, refuse: bool = True) -> Diagnostic | None:
+    """The diagnostic for a network whose parameters (and one sample's activations) exceed the budget, or
+    None: E0312 where the caller would allocate them (`alexnet_dsl.compile`), W0406 where it only writes
+    source (`dslc compile`, `refuse=False`)."""
     if budget is None:
-        return
+        return None
     params = analysis.params or 0
     activations = sum(i.activation_bytes or 0 for i in analysis.infos)
     need = params * 4 * 2 + activations  # weights, their gradients' worth of headroom, one sample
-    if need > budget:
-        raise DslError([error(
-            "E0312",
-            f"`{analysis.network.name}` needs about {need / 2**30:.2f} GiB, over the budget of "  # type: ignore[union-attr]
-            f"{budget / 2**30:.2f} GiB",
-            analysis.network.name_span,  # type: ignore[union-attr]
-            notes=(f"{params:,} parameters ({params * 4 / 2**30:.2f} GiB as float32, twice for training) and "
-                   f"{activations / 2**20:.1f} MiB of activations per sample",),
+    if need <= budget:
+        return None
+    net = analysis.network
+    assert net is not None
+    notes = (f"{params:,} parameters ({human_bytes(params * 4)} as float32, twice for training) and "
+             f"{human_bytes(activations)} of activations per sample",)
+    if refuse:
+        return error(
+            "E0312", f"`{net.name}` needs about {human_bytes(need)}, over the budget of {human_bytes(budget)}",
+            net.name_span, notes=notes,
             helps=("raise the budget: compile(spec, memory_budget=BYTES) or DSLC_MEMORY_BUDGET=64G; "
                    "memory_budget=None turns the guard off",),
-        )], analysis.source)
+        )
+    return warning(
+        "W0406", f"`{net.name}` needs about {human_bytes(need)}, over this machine's budget of "
+                 f"{human_bytes(budget)}: the module is written, but instantiating it here would likely fail",
+        net.name_span,
+        notes=(*notes, "`alexnet_dsl.compile` refuses it here with E0312"),
+        helps=("run it where that much memory is free, or raise the budget there: DSLC_MEMORY_BUDGET=64G "
+               "or compile(spec, memory_budget=BYTES)",),
+    )
+
+
+def check_budget(analysis: Analysis, budget: int | None) -> None:
+    """Refuse, before allocating anything, a network whose parameters would not fit the budget."""
+    diagnostic = over_budget(analysis, budget)
+    if diagnostic is not None:
+        raise DslError([diagnostic], analysis.source)
 
 
 def resolve_backend(backend: str) -> str:
@@ -120,6 +181,9 @@ def resolve_backend(backend: str) -> str:
 
     ok, why = triton_available()
     if backend == "triton" and not ok:
+        from .extras import require
+
+        require("triton", what="the triton backend")  # not installed: name the extra
         raise RuntimeError(f"the triton backend cannot run here: {why}")
     if backend == "auto" and not ok:
         return "torch"  # auto means Triton where it can run, PyTorch ops elsewhere
@@ -147,15 +211,17 @@ def compile_spec(spec, *, backend: str = "auto", init: str = "default", memory_b
     for d in analysis.diagnostics:
         if d.severity is Severity.WARNING:
             warnings.warn(DslWarning(d, analysis.source), stacklevel=3)  # at the caller of alexnet_dsl.compile
-    budget = default_budget() if memory_budget is _DEFAULT else memory_budget
-    if isinstance(budget, str):
-        budget = parse_budget(budget)
+    budget = default_budget() if memory_budget is _DEFAULT else budget_bytes(memory_budget)
     check_budget(analysis, budget)
     resolved = resolve_backend(backend)
     source_code = generate(analysis, backend=resolved, init=init)
     cls = instantiate(source_code, class_name(analysis.network.name), analysis.source.path)  # type: ignore[union-attr]
     model = cls()
-    model.dslc_source = source_code
-    model.dslc_backend = resolved
-    model.dslc_analysis = analysis
+    # `_dslc_*` cannot clash with a layer's name (codegen.mangle); the public `dslc_*` give way to a
+    # layer of the same name, as the generated methods' public names do
+    taken = {layer.name.split(".")[0] for layer in analysis.network.layers}  # type: ignore[union-attr]
+    for key, value in (("source", source_code), ("backend", resolved), ("analysis", analysis)):
+        setattr(model, f"_dslc_{key}", value)
+        if f"dslc_{key}" not in taken:
+            setattr(model, f"dslc_{key}", value)
     return model

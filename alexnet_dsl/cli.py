@@ -98,44 +98,94 @@ def _print_diagnostics(analysis, color: bool) -> None:
 def _verdict(analysis) -> str:
     errors = len(analysis.errors)
     warnings = sum(d.severity.value == "warning" for d in analysis.diagnostics)
-    name = analysis.network.name if analysis.network else "?"
+    name = analysis.network.name if analysis.network else _written_name(analysis.source.text) or "?"
     state = "ok" if errors == 0 else f"{errors} error{'s' if errors != 1 else ''}"
     return f"{analysis.source.path}: {name}: {state}, {warnings} warning{'s' if warnings != 1 else ''}"
 
 
+def _written_name(text: str) -> str | None:
+    """The network's name as written, for a file that did not parse (or whose input shape is wrong)."""
+    import re
+
+    m = re.search(r"^[ \t]*network[ \t]+([A-Za-z_][A-Za-z0-9_]*)", text, re.M)
+    return m.group(1) if m else None
+
+
+def _analyse_all(paths: list[str]) -> tuple[list, list[str]]:
+    """Every file that can be read, checked; and one line for each that cannot (the others are still
+    checked: one missing file must not hide the results of the rest). The list has one entry per
+    path, in order: an Analysis, or the message saying why the file could not be read."""
+    analyses, unreadable = [], []
+    for path in paths:
+        try:
+            analyses.append(_analyse(path))
+        except UsageError as e:
+            unreadable.append(str(e))
+            analyses.append(_Unreadable(path, str(e)))
+    return analyses, unreadable
+
+
+class _Unreadable:
+    """A file named on the command line that could not be read: an entry of the JSON output."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path, self.message = path, message
+
+    def to_json(self) -> dict:
+        # the keys of a checked file's object that still mean something, and `error`, the reason
+        return {"file": self.path, "network": None, "ok": False, "error": self.message, "diagnostics": []}
+
+
+def _read(analyses) -> list:
+    return [a for a in analyses if not isinstance(a, _Unreadable)]
+
+
+def _dump_json(docs: list[dict], several: bool) -> None:
+    """One object for one file, a list for several: one entry per file named, in order (one that
+    cannot be read is `{"file": ..., "ok": false, "error": "cannot read ...", ...}`)."""
+    json.dump(docs if several else docs[0], sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _exit(analyses, unreadable: list[str]) -> int:
+    for message in unreadable:
+        sys.stderr.write(f"dslc: error: {message}\n")
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_OK if all(a.ok for a in _read(analyses)) else EXIT_ERRORS
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    analyses = [_analyse(p) for p in args.files]
+    analyses, unreadable = _analyse_all(args.files)
     if args.format == "json":
         docs = [a.to_json() for a in analyses]
-        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _dump_json(docs, several=len(args.files) > 1)
     else:
         from .summary import listing_text
 
         color = _use_color(sys.stderr, args.color)
-        for a in analyses:
+        for a in _read(analyses):
             if not args.quiet:
                 sys.stdout.write(listing_text(a))
                 sys.stdout.flush()
             _print_diagnostics(a, color)
             sys.stderr.write(_verdict(a) + "\n")
-    return EXIT_OK if all(a.ok for a in analyses) else EXIT_ERRORS
+    return _exit(analyses, unreadable)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    analyses = [_analyse(p) for p in args.files]
+    analyses, unreadable = _analyse_all(args.files)
     if args.format == "json":
-        docs = [_summary_json(a) for a in analyses]
-        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        docs = [a.to_json() if isinstance(a, _Unreadable) else _summary_json(a) for a in analyses]
+        _dump_json(docs, several=len(args.files) > 1)
     else:
         from .summary import summary_text
 
         color = _use_color(sys.stderr, args.color)
-        for a in analyses:
+        for a in _read(analyses):
             _print_diagnostics(a, color)
             sys.stdout.write(summary_text(a, _fused(a)))
-    return EXIT_OK if all(a.ok for a in analyses) else EXIT_ERRORS
+    return _exit(analyses, unreadable)
 
 
 def _fused(analysis) -> dict[str, str]:
@@ -207,6 +257,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         sys.stderr.write(f"dslc: error: {e}\n")
         return EXIT_USAGE
+    except ModuleNotFoundError as e:
+        from .extras import MissingExtra, optional_module
+
+        module = optional_module(e)
+        if module is None:  # not an optional dependency: ours to fix
+            return _internal_error(e)
+        # an optional dependency: a setup to complete, not a bug; commands that know what needs it say so
+        missing = e if isinstance(e, MissingExtra) else MissingExtra(f"`dslc {args.command}`", [module])
+        sys.stderr.write(f"dslc: error: {missing}\n")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("dslc: interrupted\n")
         return 130
@@ -215,12 +275,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return EXIT_OK
-    except Exception as e:  # an internal failure: one line, and the way to see more
-        if os.environ.get("DSLC_DEBUG"):
-            raise
-        sys.stderr.write(f"dslc: internal error: {type(e).__name__}: {e}\n"
-                         "dslc: set DSLC_DEBUG=1 to see the traceback, and please report it\n")
-        return EXIT_USAGE
+    except Exception as e:
+        return _internal_error(e)
+
+
+def _internal_error(e: Exception) -> int:
+    """An internal failure: one line, and the way to see more."""
+    if os.environ.get("DSLC_DEBUG"):
+        raise e
+    sys.stderr.write(f"dslc: internal error: {type(e).__name__}: {e}\n"
+                     "dslc: set DSLC_DEBUG=1 to see the traceback, and please report it\n")
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def parse_sizes(text: str | None) -> dict[str, int]:
         return sizes
     for part in text.split(","):
         name, sep, value = part.partition("=")
-        if not sep or not name.strip().isidentifier() or not value.strip().isdigit():
+        if not sep or not name.strip().isidentifier() or not (value.strip().isascii() and value.strip().isdigit()):
             raise ValueError(f"--sizes takes NAME=INT pairs separated by commas, e.g. H=227,W=227; got {part!r}")
         sizes[name.strip()] = int(value)
     return sizes
@@ -28,8 +28,19 @@ def cmd_compile(args: argparse.Namespace) -> int:
     analysis = compilable(args.file, args.sizes, _use_color(sys.stderr, args.color))
     if analysis is None:
         return EXIT_ERRORS
+    from .build import default_budget, over_budget
+    from .diagnostics import render
+
     backend = args.backend
     source = generate(analysis, backend=backend, init=args.init)
+    # the same budget as alexnet_dsl.compile's E0312; writing allocates nothing, so a warning (W0406)
+    try:
+        budget = default_budget()
+    except ValueError as e:  # DSLC_MEMORY_BUDGET: a setting to fix, named in the message
+        raise UsageError(str(e)) from None
+    too_big = over_budget(analysis, budget, refuse=False)
+    if too_big is not None:
+        sys.stderr.write(render(too_big, analysis.source, color=_use_color(sys.stderr, args.color)) + "\n")
     if args.output in (None, "-"):
         sys.stdout.write(source)
         return EXIT_OK

@@ -10,16 +10,11 @@ import importlib
 import io
 import os
 import sys
+import warnings
 from pathlib import Path
 
+from .extras import EXPORT_NEEDS, require
 from .files import atomic_write
-
-
-def _need(extra: str, what: str):
-    from .cli import UsageError
-
-    return UsageError(f"{what} needs the `{extra}` extra: pip install 'alexnet-dsl[{extra}]'")
-
 
 # ---------------------------------------------------------------------------- dslc export
 
@@ -35,18 +30,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write `{args.onnx}`: no directory `{out.resolve().parent}`")
     if args.weights is not None and not Path(args.weights).is_file():
         raise UsageError(f"cannot read `{args.weights}`: no such file")
+    require(*EXPORT_NEEDS, what="`dslc export`")
     color = _use_color(sys.stderr, args.color)
     analysis = compilable(args.file, args.sizes, color)
     if analysis is None:
         return EXIT_ERRORS
-    try:
-        from .onnx_export import MIN_OPSET, ExportError, export_onnx, max_opset
-    except ImportError as e:
-        raise _need("onnx", f"`dslc export --onnx` ({e.name or e})") from None
+    from .onnx_export import MIN_OPSET, ExportError, export_onnx, max_opset
     if not MIN_OPSET <= args.opset <= max_opset():
         raise UsageError(f"--opset must be in {MIN_OPSET}..{max_opset()}, got {args.opset}")
     try:
-        result = export_onnx(analysis, out, weights=args.weights, opset=args.opset)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = export_onnx(analysis, out, weights=args.weights, opset=args.opset)
     except DslError as e:  # the memory budget
         for d in e.diagnostics:
             sys.stderr.write(render(d, e.source, color=color) + "\n")
@@ -56,10 +51,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     except OSError as e:
         raise UsageError(f"cannot write `{args.onnx}`: {e.strerror or e}") from None
+    _print_python_warnings(caught)
     for check in result.disagreements:
         sys.stderr.write(f"dslc: warning: shapes disagree: {check.describe()}\n")
     sys.stderr.write(result.summary() + "\n")
     return EXIT_ERRORS if result.disagreements else EXIT_OK
+
+
+def _print_python_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Python warnings raised during a command, each once, as one `dslc: warning:` line. The spec's own
+    (DslWarning: `alexnet_dsl.compile` warns for the library's users) were already printed by `compilable`
+    in full, so they are dropped here rather than shown a second time as raw Python warnings."""
+    from .diagnostics import DslWarning
+
+    shown: set[str] = set()
+    for w in caught:
+        text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else w.category.__name__
+        if isinstance(w.message, DslWarning) or text in shown:
+            continue
+        shown.add(text)
+        sys.stderr.write(f"dslc: warning: {text}\n")
 
 
 # ---------------------------------------------------------------------------- dslc import
@@ -69,7 +80,7 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     from .cli import UsageError
 
     parts = [p.strip() for p in text.replace("x", ",").split(",")]
-    if not all(p.isdigit() and int(p) > 0 for p in parts) or len(parts) not in (2, 4):
+    if not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts) or len(parts) not in (2, 4):
         raise UsageError(f"--input-shape takes 4 (N,C,H,W) or 2 (N,features) positive integers, e.g. "
                          f"1,3,224,224; got {text!r}")
     return tuple(int(p) for p in parts)
@@ -136,10 +147,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     for target in (args.output, args.save_weights):
         if target not in (None, "-") and not Path(target).resolve().parent.is_dir():
             raise UsageError(f"cannot write `{target}`: no directory `{Path(target).resolve().parent}`")
-    try:
-        from .importer import UnsupportedModule, translate, valid_name
-    except ImportError as e:
-        raise _need("torch", f"`dslc import` ({e.name or e})") from None
+    require("torch", what="`dslc import`")
+    from .importer import UnsupportedModule, translate, valid_name
     if args.name is not None and not valid_name(args.name):
         raise UsageError(f"--name must be an ASCII identifier not starting with `_`, got {args.name!r}")
     module = _load_model(args.model)

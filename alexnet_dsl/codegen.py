@@ -5,15 +5,20 @@ The source is the single definition of a compiled network: `dslc compile` writes
 like a hand-written module (a line per layer, the inferred shape as a comment) and imports only
 torch, plus alexnet_dsl where the fused Triton kernels are used.
 
-Names from the spec never reach the source unchecked: the grammar admits only ASCII identifiers,
-and `mangle` appends `_` to Python keywords, dunder names and names `nn.Module` already uses, so
-`class: conv(...)` becomes the attribute `class_` (and the state_dict key `class_.weight`).
+Names from the spec never reach the source unchecked, and survive wherever Python allows: the
+grammar admits only ASCII identifiers, and `mangle` appends `_` only to Python keywords, names
+starting with `_` and names `nn.Module` already has, so `class: conv(...)` becomes the attribute
+`class_` (and the state_dict key `class_.weight`) while `check_input: conv(...)` stays
+`check_input`. The generated code's own names give way instead: its members and helpers start with
+`_` (`_check_input`, `_lrn`), which no mangled name can equal.
 """
 
 from __future__ import annotations
 
+import io
 import keyword
 import textwrap
+import tokenize
 from dataclasses import dataclass
 
 from . import __version__, ir, ops_source
@@ -25,30 +30,87 @@ from .solve import IntSet
 
 BACKENDS = ("torch", "triton", "auto")
 
-# attributes every nn.Module has: a layer of that name would shadow them
-_MODULE_ATTRS = {"forward", "training", "train", "eval", "to", "cuda", "cpu", "type", "float", "double",
-                 "half", "bfloat16", "apply", "children", "modules", "parameters", "buffers",
-                 "state_dict", "load_state_dict", "named_modules", "named_parameters", "named_children",
-                 "named_buffers", "register_buffer", "register_parameter", "add_module", "zero_grad",
-                 "requires_grad_", "extra_repr", "dump_patches", "call_super_init", "compile", "ipu",
-                 "xpu", "mtia", "share_memory", "get_submodule", "get_parameter", "get_buffer",
-                 "set_submodule", "register_module", "register_forward_hook", "register_forward_pre_hook",
-                 "register_full_backward_hook", "register_backward_hook", "T_destination", "self"}
-# names the generated module defines at top level
-_RESERVED_TOP = {"torch", "nn", "F", "annotations", "math"}
+# Names nn.Module already has (its methods, class attributes and `training`): a submodule cannot be
+# registered under them, so a layer of that name gets `_` appended. tests/test_compile.py keeps the set
+# equal to what the installed torch has (codegen must not import torch: `dslc compile` runs without it).
+_MODULE_ATTRS = {
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
+    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
+    "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia",
+    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad",
+}
+# Names the generated module binds at top level, which the class and `forward`'s parameter must not shadow.
+# The generated code's own members and helpers start with `_` and do not end with it (`_check_input`,
+# `_lrn`); a spec name starting with `_` gets `_` appended, so the two never clash.
+_TOP_NAMES = {"torch", "nn", "F", "annotations", "LRNParams", "fused_conv2d"}
+# Public names for two generated methods; a layer of the same name takes precedence (they stay
+# available as `_check_input` and `_reset_parameters_paper`).
+PUBLIC_METHODS = {"check_input": "_check_input", "reset_parameters_paper": "_reset_parameters_paper"}
 
 
 def mangle(name: str) -> str:
-    """A spec name as a safe Python attribute: `_` appended when it would clash."""
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name.startswith("__") \
-            or name in _MODULE_ATTRS or name.startswith("_"):
+    """A layer name as a submodule name (the attribute and the state_dict key): the name itself, or with
+    `_` appended where Python or nn.Module cannot take it (a keyword, a name starting with `_`, a name
+    nn.Module already has)."""
+    if keyword.iskeyword(name) or name.startswith("_") or name in _MODULE_ATTRS:
         return name + "_"
     return name
 
 
 def class_name(name: str) -> str:
-    name = mangle(name)
-    return name + "_" if name in _RESERVED_TOP or name.startswith("_") else name
+    """The network's name as the class name: `_` appended only for a keyword or a name starting with `_`.
+    A class named like one of the module's imports (`F`, `torch`, ...) keeps its name: the generated code's
+    own uses of that import take a private name instead (see `_own_names_renamed`)."""
+    if keyword.iskeyword(name) or name.startswith("_"):
+        return name + "_"
+    return name
+
+
+_CLASS_PLACEHOLDER = "_dslc_network_class"
+
+
+def _own_names_renamed(source: str, names: set[str]) -> str:
+    """`source` with the generated code's own uses of the imported `names` renamed `_NAME` (`F.relu` ->
+    `_F.relu`); attributes, strings, comments and import statements (`_imports` writes those) are left alone."""
+    edits: list[tuple[int, int]] = []  # where to insert `_`
+    statement: list[tokenize.TokenInfo] = []
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type not in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                statement.append(tok)
+            continue
+        if statement and statement[0].string not in ("import", "from"):
+            edits += [t.start for i, t in enumerate(statement) if t.type == tokenize.NAME and t.string in names
+                      and not (i and statement[i - 1].string == ".")]
+        statement = []
+    lines = source.split("\n")
+    for row, col in sorted(edits, reverse=True):
+        lines[row - 1] = lines[row - 1][:col] + "_" + lines[row - 1][col:]
+    return "\n".join(lines)
+
+
+def _imports(fused: bool, private: set[str]) -> list[str]:
+    """The generated module's imports; a name in `private` (the class takes it) is imported as `_NAME`."""
+
+    def name(n: str) -> str:
+        return f"{n} as _{n}" if n in private else n
+
+    lines = [f"import {name('torch')}", "import torch.nn.functional as " + ("_F" if "F" in private else "F"),
+             f"from torch import {name('nn')}"]
+    if fused:
+        lines.append("")
+        if private & {"LRNParams", "fused_conv2d"}:  # one name a line, as isort writes `as` imports
+            lines += [f"from alexnet_dsl.kernels import {name('LRNParams')}",
+                      f"from alexnet_dsl.kernels import {name('fused_conv2d')}"]
+        else:
+            lines.append("from alexnet_dsl.kernels import LRNParams, fused_conv2d")
+    return lines
 
 
 def _pair(p) -> str:
@@ -95,23 +157,6 @@ def _attr_path(name: str) -> str:
     return ".".join(mangle(part) for part in name.split("."))
 
 
-def topological(layers: tuple[ir.Layer, ...], input_name: str) -> list[ir.Layer]:
-    done = {input_name}
-    order: list[ir.Layer] = []
-    pending = list(layers)
-    while pending:
-        rest = []
-        for layer in pending:
-            if all(n in done for n in layer.inputs):
-                order.append(layer)
-                done.add(layer.name)
-            else:
-                rest.append(layer)
-        assert len(rest) < len(pending), "the checker lets no cycle through"
-        pending = rest
-    return order
-
-
 def _module_expr(layer: ir.Layer, in_shape: Shape) -> str | None:
     op = layer.op.conv if isinstance(layer.op, ir.FusedConv) else layer.op
     if isinstance(op, ir.Conv):
@@ -148,8 +193,10 @@ def _call(layer: ir.Layer, args: list[str], backend: str, helpers: set[str], inp
         lrn = "None" if op.lrn is None else f"({op.lrn.size}, {op.lrn.alpha!r}, {op.lrn.beta!r}, {op.lrn.k!r})"
         return f"_conv_relu_lrn({x}, {attr}, lrn={lrn})"
     if isinstance(op, ir.Linear):
-        helpers.add("linear")  # oneDNN's matmul when no gradient is needed: twice MKL's speed here
-        return f"_linear({x}, {attr}.weight, {attr}.bias)"
+        # Called as its module (hooks, quantize_dynamic, a replaced head), with its F.linear on oneDNN's
+        # matmul when no gradient is needed: twice MKL's speed here
+        helpers.add("linear")
+        return f"_fast_call({attr}, {x})"
     if isinstance(op, (ir.Conv, ir.BatchNorm)):
         return f"{attr}({x})"
     if isinstance(op, ir.Pool):
@@ -193,7 +240,7 @@ def _paper_init(layers: list[ir.Layer]) -> list[str]:
     convs = [la for la in layers if isinstance(la.op, (ir.Conv, ir.FusedConv))]
     linears = [la for la in layers if isinstance(la.op, ir.Linear)]
     ones = {convs[i].name for i in (1, 3, 4) if i < len(convs)} | {la.name for la in linears[:-1]}
-    lines = ["    def reset_parameters_paper(self) -> None:",
+    lines = ["    def _reset_parameters_paper(self) -> None:",
              '        """The AlexNet paper\'s initialisation (section 5)."""',
              "        with torch.no_grad():"]
     for la in convs + linears:
@@ -211,6 +258,7 @@ def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec:
                  couplings=()) -> list[str]:
     dims = net.input_dims
     shown = "[" + ", ".join(str(d) for d in dims) + "]"
+    shown_name = net.input_name  # the spec's name, even where the parameter is `class_`
     conds = [f"{arg}.dim() != {len(dims)}"]
     first_of: dict[str, int] = {}
     for i, d in enumerate(dims):
@@ -224,15 +272,15 @@ def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec:
                 if d in admissible:
                     conds.append(f"not _admissible({arg}.shape[{i}], {_ranges_literal(admissible[d])})")
     lines = [
-        f"    def check_input(self, {arg}: torch.Tensor) -> None:",
-        f'        """Raise ValueError unless `{arg}` has a shape this network accepts."""',
+        f"    def _check_input(self, {arg}: torch.Tensor) -> None:",
+        f'        """Raise ValueError unless `{shown_name}` has a shape this network accepts."""',
         "        if (",
     ]
     lines += [f"            {c}{' or' if k < len(conds) - 1 else ''}" for k, c in enumerate(conds)]
     lines.append("        ):")
     sizes = "; ".join(f"{s} in {v.describe(s)}" for s, v in admissible.items())
     lines.append("            raise ValueError(")
-    lines.append(f'                f"{cls} ({spec}) expects `{arg}` of shape {shown}'
+    lines.append(f'                f"{cls} ({spec}) expects `{shown_name}` of shape {shown}'
                  + (f" with {sizes}" if sizes else "") + ', got {list(' + arg + '.shape)}"')
     lines.append("            )")
     # Sizes tied to each other: each size alone may be admissible and the pair still not.
@@ -248,7 +296,7 @@ def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec:
         lines += [
             f"        if {cond}:",
             "            raise ValueError(",
-            f'                f"{cls} ({spec}): `{arg}` of shape {{list({arg}.shape)}} does not check: {message}"',
+            f'                f"{cls} ({spec}): `{shown_name}` of shape {{list({arg}.shape)}} does not check: {message}"',
             "            )",
         ]
     return lines
@@ -257,6 +305,9 @@ def _input_check(net: ir.Network, admissible: dict[str, IntSet], arg: str, spec:
 def _ranges_literal(s: IntSet) -> str:
     ranges = ", ".join(f"({lo}, {hi})" for lo, hi in s.ranges)
     return f"(({ranges},), {s.mod}, {tuple(sorted(s.residues))!r})"
+
+
+_RETURN = "<return>"  # the reader `forward`'s return statement stands for (no layer has this name)
 
 
 @dataclass(frozen=True)
@@ -270,13 +321,22 @@ class Step:
 
 
 def forward_plan(net: ir.Network, arg: str, backend: str) -> list[Step]:
-    """The statements of `forward`, in a topological order (also used by `testing.assert_shapes`)."""
-    order = topological(net.layers, net.input_name)
+    """The statements of `forward`, one per layer in the network's order (`ir.Network.order`; also
+    used by `testing.assert_shapes` and the ONNX export). `forward` returns the value of
+    `net.output_layer`, which no later statement overwrites, wherever it falls in the order."""
+    order = net.ordered
     readers: dict[str, list[str]] = {}
     for layer in order:
         for n in layer.inputs:
             readers.setdefault(n, []).append(layer.name)
-    names = _Names({"self", "x", arg})
+    readers.setdefault(net.output_layer, []).append(_RETURN)  # read after every statement
+    chain = "x"
+    # `x` holds a value whose only reader is the next line, so overwriting it is always safe; a value
+    # read later, or more than once, gets a name of its own. An input called `x` keeps its name, and
+    # `x` is free from the statement that reads the input for the last time.
+    input_read_until = max((pos for pos, la in enumerate(order) if net.input_name in la.inputs),
+                           default=-1) if arg == chain else -1
+    names = _Names({"self", chain, arg})
     var: dict[str, str] = {net.input_name: arg}
     producers = {layer.name: layer for layer in order}
     plan = []
@@ -285,9 +345,12 @@ def forward_plan(net: ir.Network, arg: str, backend: str) -> list[Step]:
         nxt = order[pos + 1].name if pos + 1 < len(order) else None
         r = readers.get(layer.name, [])
         chained = len(r) == 1 and r[0] == nxt
-        # `x` holds a value whose only reader is the next line, so overwriting it is always safe;
-        # a value read later, or more than once, gets a name of its own
-        out = "x" if (chained or nxt is None) else names.var(layer.name)
+        if not r:  # a side branch nothing reads: still run (its hooks fire), its value discarded
+            out = "_"
+        elif (chained or nxt is None) and pos >= input_read_until:
+            out = chain
+        else:
+            out = names.var(layer.name)
         var[layer.name] = out
         helpers: set[str] = set()
         code = _call(layer, args, backend, helpers, inplace=_in_place(layer, producers, readers))
@@ -330,8 +393,13 @@ def network_for(analysis: Analysis, backend: str) -> ir.Network:
 
 
 def input_arg(net: ir.Network) -> str:
-    arg = mangle(net.input_name)
-    return arg + "_" if arg in ("x", "self") else arg
+    """`forward`'s parameter: the input's own name, with `_` appended only where Python cannot take it
+    (a keyword, `self`, a name starting with `_`, a name the generated module imports). Messages and
+    the exported ONNX input use the input's own name."""
+    name = net.input_name
+    if keyword.iskeyword(name) or name == "self" or name.startswith("_") or name in _TOP_NAMES:
+        return name + "_"
+    return name
 
 
 def generate(analysis: Analysis, backend: str = "torch", init: str = "default") -> str:
@@ -349,6 +417,9 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
         if isinstance(layer.op, ir.FusedConv):
             shapes[layer.name] = shapes[layer.op.parts[-1]]
     cls = class_name(net.name)
+    clash = {cls} & (_TOP_NAMES - {"annotations"})  # the class keeps its name; the module's own import yields
+    if clash:
+        cls = _CLASS_PLACEHOLDER
     arg = input_arg(net)
     # the file name only: the output must not depend on the directory dslc ran in
     spec = _safe_comment(analysis.source.path.replace("\\", "/").rsplit("/", 1)[-1])
@@ -372,19 +443,20 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
         init_lines.append("        # convolutions and pooling run fastest on channels-last (NHWC) tensors on CPUs")
         init_lines.append("        self.to(memory_format=torch.channels_last)")
     if init == "paper":
-        init_lines.append("        self.reset_parameters_paper()")
+        init_lines.append("        self._reset_parameters_paper()")
 
     # forward: one line per layer in a topological order
     plan = forward_plan(net, arg, backend)
     helpers = {h for step in plan for h in step.helpers}
-    body = [f"        self.check_input({arg})"]
+    body = [f"        self._check_input({arg})"]
     if nhwc and backend == "auto":  # the Triton kernels take NCHW; the CPU ops run fastest in NHWC
         body.append(f"        if not {arg}.is_cuda:")
         body.append(f"            {arg} = {arg}.contiguous(memory_format=torch.channels_last)")
     elif nhwc:
         body.append(f"        {arg} = {arg}.contiguous(memory_format=torch.channels_last)")
     body += [f"        {step.out} = {step.code}{_shape_comment(shapes.get(step.layer))}" for step in plan]
-    body.append(f"        return {plan[-1].out if plan else arg}")
+    returned = {step.layer: step.out for step in plan}.get(net.output_layer, arg)
+    body.append(f"        return {returned}")
 
     header = [
         f"# Generated by dslc {__version__} from {spec} (backend: {backend}).",
@@ -395,13 +467,8 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
         "",
         "from __future__ import annotations",
         "",
-        "import torch",
-        "import torch.nn.functional as F",
-        "from torch import nn",
+        *_imports("fused" in helpers, clash),
     ]
-    if "fused" in helpers:
-        header.append("")
-        header.append("from alexnet_dsl.kernels import LRNParams, fused_conv2d")
     prelude = ops_source.helpers(sorted(helpers), backend)
     admissible = analysis.admissible
     if admissible:
@@ -425,8 +492,16 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
         *body,
     ]
     cls_lines += ["", *_paper_init(list(net.layers))]
+    # the methods' public names, except where a layer (or block instance) has the name: the user's wins
+    taken = {layer.name.split(".")[0] for layer in net.layers}
+    aliases = [f"    {public} = {own}" for public, own in PUBLIC_METHODS.items() if public not in taken]
+    if aliases:
+        cls_lines += ["", "    # the public names of the two methods above", *aliases]
     chunks = ["\n".join(header)]
     chunks += prelude
     chunks.append("\n".join(cls_lines))
-    return "\n\n\n".join(chunks) + "\n"
+    source = "\n\n\n".join(chunks) + "\n"
+    if clash:
+        source = _own_names_renamed(source, clash).replace(_CLASS_PLACEHOLDER, class_name(net.name))
+    return source
 

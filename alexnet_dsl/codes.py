@@ -32,8 +32,16 @@ op is optional. Arguments may continue over several lines inside their parenthes
     "E0002": Code(
         "unreadable input",
         """The file cannot be read as text: it is not valid UTF-8, contains a NUL byte, or uses a
-character outside the language (names are ASCII identifiers). Save the file as UTF-8 and keep
-non-ASCII characters inside comments.""",
+character outside the language (names are ASCII identifiers, numbers use the ASCII digits 0-9: a
+fullwidth `１６` or an Arabic-Indic `٣` is not read as a number). Save the file as UTF-8 and keep
+non-ASCII characters inside comments. Line endings may be LF, CRLF or a lone CR.
+
+Text copied from a paper or a PDF often carries typeset characters: a minus sign `−` (U+2212) or a
+dash for `-`, a no-break space, typographic quotes, `×` between sizes, superscripts (`10⁻⁴`, `3²`).
+The error names the character; where the ASCII one is unambiguous (`−` is `-`) the help replaces
+each such character of the file, checked before it is shown.
+
+    lrn(size=5, alpha=1e−4)    # E0002: character `−` (U+2212 MINUS SIGN); help: write `-`""",
     ),
     "E0003": Code(
         "no network",
@@ -49,20 +57,34 @@ non-ASCII characters inside comments.""",
 maxpool, avgpool, adaptive_avgpool, lrn, batchnorm, dropout, flatten, linear, relu, tanh, sigmoid,
 softmax, add, concat.
 
-    fc6: dense(4096)      # E0101: unknown op `dense`; help: did you mean `linear`?""",
+The help proposes only the same op under another spelling: another case (`ReLU`), another framework's
+name for it (`dense`, `Conv2d`, `BatchNorm2d`) or a typo; where the call is then also wrong for dslc's
+op (PyTorch's `BatchNorm2d(64)`, a bare `Linear`), the proposed rewrite fixes the call too. A
+well-known op that dslc lacks (`gelu`, `LeakyReLU`, `LogSoftmax`, `silu`, `LayerNorm`, ...) is never
+replaced by a different op that happens to be spelt alike: the help says it is not an op of dslc yet.
+
+    fc6: dense(4096)      # E0101: unknown op `dense`; help: did you mean `linear`?
+    act: gelu             # E0101: unknown op `gelu`; help: `gelu` is not an op of dslc yet""",
     ),
     "E0102": Code(
         "unknown argument",
         """The op has no argument of that name. The help line suggests the closest known name.
 TensorFlow's `depth_radius` for LRN is the half width of the window: `size = 2 * depth_radius + 1`.
+Other frameworks' names are recognised (PyTorch's `kernel_size`, `out_channels`, Caffe's
+`num_output`, Keras's `units`, ...); arguments dslc infers from the input (`in_channels`,
+`in_features`, `num_features`) are to be dropped. Several such names in one call (a line of
+PyTorch: `conv(in_channels=3, out_channels=16, kernel_size=3)`) are one error, whose help writes the
+whole call in dslc's names (`conv(16, kernel=3)`).
 
     conv1: conv(96, kernel=11, strides=4)   # E0102: `conv` has no argument `strides`""",
     ),
     "E0103": Code(
         "missing argument",
-        """A required argument was not given.
+        """A required argument was not given (one error for all that a call lacks). The help completes
+the call with example values taken from the line's assertion or the network's declared output, shown
+only if the completed network checks.
 
-    conv1: conv(96)       # E0103: `conv` needs `kernel`""",
+    conv1: conv(96)       # E0103: `conv` needs `kernel`; help: write `conv(96, kernel=3)`""",
     ),
     "E0104": Code(
         "wrong argument type",
@@ -109,24 +131,51 @@ nor the network's input (`input` inside a block); or a block argument uses an un
         "invalid name",
         """A name is reserved or cannot be used: `input` names the input inside blocks, and a name
 cannot be a built-in op's or block's own keyword (`network`, `block`, `from`), `true`, `false` or
-`same`.""",
+`same`. A block cannot take a built-in op's name (`block conv(f) {...}`): that is one error, and a
+call of that name that is wrong for the built-in op is not reported again (it may be meant for the
+block). A block parameter cannot take the name of the batch symbol (`block stage(N)` in a network
+whose input is `[N, ...]`): in the block's assertions `N` would be the parameter, not the batch.""",
+    ),
+    "E0205": Code(
+        "blocks nested too deeply",
+        """Block calls are nested more than 64 levels deep (a block calling a block calling a block...),
+without any cycle. dslc expands blocks recursively and stops there; expand some of the blocks into
+their callers. A block that calls itself, directly or through others, is E0203.""",
     ),
     # ---- shapes
     "E0301": Code(
         "shape assertion does not hold",
         """A layer's `-> [...]` assertion differs from the shape the layer produces. The notes show
-the arithmetic; the help shows input sizes that would give the asserted shape. After a failed
-assertion the checker continues from the asserted shape, so one mistake gives one error.
+the arithmetic; the help proposes the one argument change (padding, stride or kernel, in that
+order of preference; a conv's filters for its channels) and the input size that give the asserted
+shape. Every help that proposes a change of the spec was checked on the rewritten spec before it is
+shown, and `--format json` gives its edits (`fixes`).
+
+One mistake gives one error. After a failed assertion the checker goes on from whichever shape
+leaves fewer errors in the layers after it: the asserted one when the layer (or the input size) is
+the mistake, as in AlexNet at 224 below, where every later assertion agrees with 55x55; the computed
+one when the assertion is the mistake (`-> [N, 48, 55, 55]` for a 96-filter conv whose next layers
+expect 96 channels). A note on the error says which was chosen, and what the counts cover: the
+layers the shape reaches, up to where both choices agree again. On a tie, the asserted shape,
+unless no argument of the layer itself can change the sizes that differ (`flatten -> [N, 4096]`
+over 9216 features, a pool's channels): that layer cannot be the mistake, so checking goes on from
+the computed shape and the help rewrites the assertion. An assertion in a block's body is one error
+however many instances it fails in; its help writes each failing size as every instance computes
+it, or `_` where they differ.
 
     network AlexNet(image: [N, 3, 224, 224]) {
         conv1: conv(96, kernel=11, stride=4) -> [N, 96, 55, 55]
-        # E0301: (224 - 11) / 4 + 1 = 54.25, floored to 54; an input of 227 gives 55 exactly
+        # E0301: (224 - 11) / 4 + 1 = 54.25, floored to 54
+        # help: with `padding=2`, `conv1` gives 55x55; an input of 227x227 gives 55x55 exactly
     }""",
     ),
     "E0302": Code(
         "declared output does not match",
         """The network header declares an output shape (`-> [N, 1000]` after the input) that differs
-from what the last layer produces.""",
+from what the last layer produces. The help proposes the argument of the layer that makes the
+differing sizes (walking back over activations, dropout, LRN and batchnorm: `fc8: linear(1000)` under
+`-> [N, 10]` gets `linear(10)`), and the declaration written as computed; each only once the rewritten
+spec checks.""",
     ),
     "E0303": Code(
         "groups do not divide the input channels",
@@ -167,15 +216,18 @@ each came from.""",
         "no admissible input size",
         """With symbolic input sizes (`[N, 3, H, W]`), no value of a symbol satisfies every
 constraint of the network: the layer named is where the set of admissible values became empty.
-The note gives the values admissible before that layer.""",
+The note gives the values admissible before that layer. An assertion that no size satisfies is one
+error naming every axis it fails on.""",
     ),
     "E0309": Code(
         "invalid shape declaration",
         """The network's input or output shape, or a layer's asserted shape, is malformed: an empty
 shape, a dimension of size zero, a batch dimension that differs between input and output, or a
-symbol that the input does not define (`-> [N, 8, H, H]` in a network over `[N, 3, 32, 32]`). In an
-assertion, write `_` for a size you do not want to check; inside a block, a parameter of the
-block may be used as a size (`-> [N, filters, _, _]`).""",
+symbol that the input does not define (`-> [N, 8, H, H]` in a network over `[N, 3, 32, 32]`), or the
+batch symbol used as another size (`[N, 3, N, N]`, `-> [N, N, 30, 30]`: a compiled module takes the
+batch from each input and checks no other size against it). In an assertion, write `_` for a size
+you do not want to check; inside a block, a parameter of the block may be used as a size
+(`-> [N, filters, _, _]`). The problems of one shape are one error.""",
     ),
     "E0310": Code(
         "padding `same` with a stride",
@@ -202,14 +254,18 @@ suffixed with K, M, G), or pass `memory_budget=None` to turn the guard off.""",
         "rows or columns silently dropped",
         """A convolution or pooling layer's window does not fit a whole number of times into its
 padded input, so the last rows or columns of real data are never read. AlexNet's conv1 at 224
-drops one row and one column: (224 - 11) / 4 + 1 = 54.25. The help gives the nearest sizes that
-divide exactly.""",
+drops one row and one column: (224 - 11) / 4 + 1 = 54.25. For a layer on the network's input, the
+help gives the nearest input sizes below and above that divide exactly, each only if the spec checks
+with it (227 here; 223 would break conv1's assertion); for a layer inside the network a note gives
+the input sizes that would divide exactly.""",
     ),
     "W0402": Code(
         "adaptive pooling is not the identity",
-        """An `adaptive_avgpool(output)` at this input size really averages (its input is not already
-`output` x `output`), with overlapping windows when the input is not a multiple of the output.
-Often intended (torchvision's AlexNet at other input sizes); stated so it is explicit.""",
+        """An `adaptive_avgpool(output)` at this input size is not the identity (its input is not already
+`output` x `output`): along an axis where the input is larger it averages windows, where it is
+smaller it repeats input values (windows of one or two elements), and the windows overlap or differ
+in size when neither size is a multiple of the other. Often intended (torchvision's AlexNet at other
+input sizes); stated so it is explicit.""",
     ),
     "W0403": Code(
         "suspicious LRN alpha",
@@ -218,7 +274,7 @@ the paper's 10^-4. Write `1e-4` (or `1e-3` if that is what you mean).""",
     ),
     "W0404": Code(
         "unused layer",
-        """A layer's output is never used: no later layer reads it and it is not the network's
+        """A layer's output is never used: no layer reads it and it is not the network's
 output. Its parameters would still be created and trained for nothing.""",
     ),
     "W0405": Code(
@@ -227,13 +283,24 @@ output. Its parameters would still be created and trained for nothing.""",
 equal to the paper's 1e-4 multiplied by `size` (like 5e-4 with size 5) is what PyTorch, Caffe,
 ONNX and cuDNN write; if it came from one of them, write `avg_alpha=5e-4` instead.""",
     ),
+    "W0406": Code(
+        "written, but over this machine's memory budget",
+        """`dslc compile` writes the module of a network whose parameters (and one sample's
+activations) exceed the memory budget that `alexnet_dsl.compile` enforces with E0312: by default
+half of this machine's memory, or `DSLC_MEMORY_BUDGET`. Writing source allocates nothing, and the
+file is often run on another, larger machine, so it is written (the same bytes on every machine);
+instantiating it here would likely run out of memory, and `alexnet_dsl.compile` refuses it here.""",
+    ),
     # ---- notes
     "N0501": Code(
         "admissible input sizes",
         """For a network with symbolic input sizes, the exact set of values for which every layer
 checks, as inclusive ranges. When symbols constrain each other (a flatten into an asserted size,
 or an assertion that names one symbol on another's axis: `-> [N, 8, _, H]`), each symbol's set
-holds the values for which some choice of the others works.""",
+holds the values for which some choice of the others works. When an exact answer would cost more
+than the solver's fixed work budget (a period of millions, a product with too many divisors), the
+note says the set is a superset: it holds every size that checks, and maybe some that do not; the
+compiled module checks that constraint on each input.""",
     ),
 }
 

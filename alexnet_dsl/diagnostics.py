@@ -28,6 +28,29 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the text of `span` by `text` (an empty span inserts; text may hold new lines)."""
+
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """A help that proposes a change of the spec, with the edits that make it. A diagnostic carries
+    its rewrites as candidates; analysis.verify_rewrites applies each to the text, checks the result,
+    and only then shows its help (a proposed fix that does not check is never shown)."""
+
+    help: str
+    edits: tuple[Edit, ...]
+    group: str = ""  # rewrites of one (non-empty) group are alternatives: only the best verified one is shown
+    # A name's correction (`dense` -> `linear`) fixes this diagnostic alone: it is verified when the
+    # diagnostic is gone and no more errors are left in all, though another mistake of the arguments or
+    # shapes may stay on its line (a cycle or a clash of names the new name makes may not).
+    name_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     severity: Severity
     code: str
@@ -37,6 +60,7 @@ class Diagnostic:
     notes: tuple[str, ...] = ()
     helps: tuple[str, ...] = ()
     related: tuple[Related, ...] = ()
+    rewrites: tuple[Rewrite, ...] = ()  # verified: their helps are among `helps`
 
     def __post_init__(self) -> None:
         assert self.code in CODES, f"unregistered diagnostic code {self.code}"
@@ -60,6 +84,12 @@ class Diagnostic:
             out["notes"] = list(self.notes)
         if self.helps:
             out["help"] = list(self.helps)
+        if self.rewrites:
+            out["fixes"] = [
+                {"help": r.help, "edits": [{"line": e.span.line, "column": e.span.col, "end_line": e.span.end_line,
+                                            "end_column": e.span.end_col, "text": e.text} for e in r.edits]}
+                for r in self.rewrites
+            ]
         if self.related:
             out["related"] = [
                 {
@@ -84,6 +114,26 @@ def warning(code: str, message: str, span: Span | None, **kw) -> Diagnostic:
 
 def note(code: str, message: str, span: Span | None, **kw) -> Diagnostic:
     return Diagnostic(Severity.NOTE, code, message, span, **kw)
+
+
+def apply_edits(text: str, edits: tuple[Edit, ...]) -> str:
+    """The text with the edits made (they must not overlap).
+
+    >>> apply_edits("conv(8)\\n", (Edit(Span(1, 7, 1, 7), ", kernel=3"),))
+    'conv(8, kernel=3)\\n'
+    """
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def offset(line: int, col: int) -> int:
+        return starts[line - 1] + col - 1
+
+    out = text
+    for e in sorted(edits, key=lambda e: (e.span.line, e.span.col), reverse=True):  # back to front
+        out = out[: offset(e.span.line, e.span.col)] + e.text + out[offset(e.span.end_line, e.span.end_col):]
+    return out
 
 
 def sort_key(d: Diagnostic) -> tuple:

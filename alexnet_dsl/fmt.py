@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -432,6 +434,9 @@ def _assemble(lines: list[_Line]) -> str:
 # ---------------------------------------------------------------------------- the safety check
 
 
+_LINE_NUMBER = re.compile(r"\bline \d+\b")
+
+
 def fingerprint(text: str, path: str = "<string>") -> dict:
     """What a spec means: `dslc check --format json` without the file and positions."""
     from .analysis import check_text
@@ -443,8 +448,11 @@ def fingerprint(text: str, path: str = "<string>") -> dict:
     diags = []
     for d in doc["diagnostics"]:
         d = {k: v for k, v in d.items() if k not in ("line", "column", "end_line", "end_column")}
+        d = json.loads(_LINE_NUMBER.sub("line ?", json.dumps(d)))  # "the assertion on line 12" moves too
         if "related" in d:
             d["related"] = [r["message"] for r in d["related"]]
+        if "fixes" in d:  # an edit's position moves with the layout; what it writes does not
+            d["fixes"] = [[f["help"], *(e["text"] for e in f["edits"])] for f in d["fixes"]]
         diags.append(d)
     doc["diagnostics"] = diags
     return doc

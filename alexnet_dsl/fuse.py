@@ -81,7 +81,8 @@ def fuse(net: ir.Network) -> ir.Network:
         if any(n in renamed for n in layer.inputs):
             layer = replace(layer, inputs=tuple(renamed.get(n, n) for n in layer.inputs))
         layers.append(layer)
-    return replace(net, layers=tuple(layers))
+    # the output may be the last link of a chain: the network still returns the chain's value
+    return replace(net, layers=tuple(layers), output_layer=renamed.get(net.output_layer, net.output_layer))
 
 
 def fused_groups(net: ir.Network) -> dict[str, str]:

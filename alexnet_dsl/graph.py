@@ -1,16 +1,21 @@
 """`dslc graph`: the architecture as a Graphviz diagram.
 
-One node per layer (name, op, key arguments, output shape) plus the input; edges follow
+One node per layer (name, op, key arguments, output shape) plus the input and the output (an
+edge from the layer the network returns); edges follow
 `layer.inputs`, so branches fork and joins (`add`, `concat`) meet; block instances and fused
-conv+ReLU(+LRN) groups are clusters; colours say the kind of op. `dot_source` builds the DOT text
-(no Graphviz install needed), `render` runs Graphviz's `dot` for SVG and PNG.
+conv+ReLU(+LRN) groups are clusters; colours say the kind of op. `dot_source` writes the DOT text
+itself (no Graphviz, no Python package: a fresh `pip install .` draws `.dot`), `render` runs
+Graphviz's `dot` for SVG and PNG.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 
 from . import ir
 from .analysis import Analysis
@@ -111,23 +116,74 @@ def _short(p: ir.Pair) -> str:
     return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
 
 
-def _label(name: str, op: str, args: list[str], shape: str) -> str:
+class _Html(str):
+    """An HTML-like label, written as it is between its `<` and `>`."""
+
+
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?)")
+_KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
+
+
+def _quote(value: str) -> str:
+    """A DOT ID: as it is when it is a plain name or number (or an HTML label), else a quoted string."""
+    if isinstance(value, _Html) or (_ID.fullmatch(value) and value.lower() not in _KEYWORDS):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _attrs(attrs: dict[str, str], label: str | None = None) -> str:
+    """`label=... key=value ...`: a node's label first, then the rest sorted (one text for one graph)."""
+    items = [("label", label)] if label is not None else []
+    return " ".join(f"{k}={_quote(v)}" for k, v in items + sorted(attrs.items()))
+
+
+class _Graph:
+    """Just enough of a DOT writer for one diagram: statements in order, a subgraph one tab deeper.
+
+    Written here rather than taken from the `graphviz` package so that DOT output needs nothing
+    beyond the standard library; the text is laid out as that package lays it out.
+    """
+
+    def __init__(self, depth: int = 1) -> None:
+        self.depth = depth
+        self.lines: list[str] = []
+
+    def _say(self, statement: str) -> None:
+        self.lines.append("\t" * self.depth + statement)
+
+    def attr(self, kind: str | None = None, **attrs: str) -> None:
+        self._say(f"{kind} [{_attrs(attrs)}]" if kind else _attrs(attrs))
+
+    def node(self, name: str, label: str, **attrs: str) -> None:
+        self._say(f"{_quote(name)} [{_attrs(attrs, label)}]")
+
+    def edge(self, tail: str, head: str) -> None:
+        self._say(f"{_quote(tail)} -> {_quote(head)}")
+
+    @contextlib.contextmanager
+    def subgraph(self, name: str) -> Iterator[_Graph]:
+        sub = _Graph(self.depth + 1)
+        yield sub
+        self._say(f"subgraph {_quote(name)} {{")
+        self.lines += sub.lines
+        self._say("}")
+
+
+def _label(name: str, op: str, args: list[str], shape: str) -> _Html:
     """An HTML-like label: bold name and op, the arguments, the shape in monospace."""
     rows = [f'<b>{html.escape(name)}</b>  <font color="#555555">{html.escape(op)}</font>']
     if args:
         rows.append(f'<font point-size="9">{html.escape(" · ".join(args))}</font>')
     rows.append(f'<font point-size="9" face="Courier" color="#333333">{html.escape(shape)}</font>')
-    return "<" + "<br/>".join(rows) + ">"
+    return _Html("<" + "<br/>".join(rows) + ">")
 
 
 def dot_source(analysis: Analysis, fused: dict[str, str] | None = None) -> str:
     """The network as DOT text: top to bottom, clusters for block instances and fused groups."""
-    import graphviz
-
     net = analysis.network
     assert net is not None, "a network is needed to draw it"
     fused = fused or {}
-    g = graphviz.Digraph(net.name)
+    g = _Graph()
     title = net.name
     if analysis.params is not None and analysis.macs is not None:
         title += f"   {analysis.params:,} params · {analysis.macs:,} MACs"
@@ -199,11 +255,19 @@ def dot_source(analysis: Analysis, fused: dict[str, str] | None = None) -> str:
                     fill_cluster(c, (*where, inst))
 
     fill_cluster(g, ())
+    # The layer the network returns (net.output_layer, the one every consumer uses) feeds an `output`
+    # node, drawn as the input is: in a spec with side branches the last node drawn need not be it.
+    out_info = info.get(net.output_layer)
+    out_shape = show_shape(out_info.shape) if out_info is not None else in_shape if not net.layers else "?"
+    g.node("output", _label("output", "returned", [], out_shape), shape="box", style="filled,bold",
+           fillcolor=_COLOURS["input"][0], color=_COLOURS["input"][1])
     for layer in net.layers:
         for src in layer.inputs:
             if src in ids:
                 g.edge(ids[src], ids[layer.name])
-    return g.source
+    if net.output_layer in ids:
+        g.edge(ids[net.output_layer], "output")
+    return "\n".join([f"digraph {_quote(net.name)} {{", *g.lines, "}"]) + "\n"
 
 
 def render(source: str, fmt: str) -> bytes:

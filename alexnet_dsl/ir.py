@@ -6,6 +6,7 @@ filled in and every argument checked; later passes only read it or build new obj
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 from .source import Span
@@ -183,19 +184,41 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class Network:
+    """A network: its input, its layers in source order, and the graph they form.
+
+    The graph is computed once, when the network is built, and every pass reads it from here: the
+    checker infers shapes in `order`, codegen writes `forward` in `order` and returns
+    `output_layer`, ONNX export names that value the graph's output.
+    """
+
     name: str
     input_name: str
     input_dims: tuple[Dim, ...]
     input_span: Span
     input_dim_spans: tuple[Span, ...]
-    output: Assertion | None
+    output: Assertion | None  # the declared `-> [dims]` of the network, if any
     layers: tuple[Layer, ...]  # source order, blocks expanded
-    order: tuple[int, ...] = field(default=())  # a topological order (indices into layers)
     name_span: Span | None = None
+    # The layer whose value the network returns. The language's rule: the last layer in source order,
+    # wherever it falls in dependency order (layers after it in dependency order are side branches).
+    # None means that rule; passes that rename layers (fuse) pass the new name on.
+    output_layer: str = None  # type: ignore[assignment]
+    # ONE topological order (indices into `layers`), source order wherever the dependencies allow;
+    # layers on a cycle, or reading a layer on a cycle, are missing (the checker reports them).
+    order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.output_layer is None:
+            object.__setattr__(self, "output_layer", self.layers[-1].name if self.layers else self.input_name)
+        else:  # a pass that drops or renames layers must say which one is the output now
+            assert self.output_layer in {la.name for la in self.layers} or not self.layers, \
+                f"the output `{self.output_layer}` is not a layer of `{self.name}`"
+        object.__setattr__(self, "order", topological_order(self.layers))
 
     @property
-    def output_layer(self) -> str:
-        return self.layers[-1].name if self.layers else self.input_name
+    def ordered(self) -> tuple[Layer, ...]:
+        """The layers in `order`."""
+        return tuple(self.layers[i] for i in self.order)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -209,3 +232,35 @@ class Network:
     @property
     def batch(self) -> Dim:
         return self.input_dims[0] if self.input_dims else None
+
+
+def topological_order(layers: tuple[Layer, ...]) -> tuple[int, ...]:
+    """Kahn's algorithm taking the earliest ready layer first, so source order when it is valid.
+
+    A name that is no layer (the network's input, or a reference lowering could not resolve) counts
+    as available from the start.
+
+    >>> relu = Activation("relu")
+    >>> a, b = (Layer(n, relu, i, Span(1, 1, 1, 1), Span(1, 1, 1, 1)) for n, i in (("a", ("b",)), ("b", ("x",))))
+    >>> topological_order((a, b))
+    (1, 0)
+    """
+    index = {layer.name: i for i, layer in enumerate(layers)}
+    consumers: list[list[int]] = [[] for _ in layers]
+    missing = [0] * len(layers)
+    for i, layer in enumerate(layers):
+        for name in layer.inputs:
+            if name in index:
+                consumers[index[name]].append(i)
+                missing[i] += 1
+    ready = [i for i in range(len(layers)) if missing[i] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in consumers[i]:
+            missing[j] -= 1
+            if missing[j] == 0:
+                heapq.heappush(ready, j)
+    return tuple(order)

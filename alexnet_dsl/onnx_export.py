@@ -46,9 +46,9 @@ from torch import nn
 
 from . import __version__
 from . import expr as E
-from .build import compile_spec
 from .analysis import Analysis
-from .codegen import forward_plan, input_arg, topological
+from .build import compile_spec
+from .codegen import forward_plan, input_arg
 from .files import atomic_write
 
 OPSET = 20
@@ -109,6 +109,83 @@ def _lrn_as_custom_op(model: nn.Module) -> Iterator[None]:
     finally:
         module._lrn = original  # type: ignore[attr-defined]
 
+
+
+# ---------------------------------------------------------------------------- ceil-mode pools as floor-mode ones
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _ceil_extra(kernel: int, stride: int, padding: int) -> int:
+    """Right padding that makes floor-mode pooling produce PyTorch's ceil-mode windows, for every input size.
+
+    PyTorch: out = floor((in + 2p - k + s - 1) / s) + 1, less one when that last window would start at or past
+    `in + p` (in the right padding); the two cases are min(A, B) of floor((in + 2p - k + 2s - 1) / s) and
+    floor((in + p + s - 1) / s) (the number of starts left of `in + p`), which is floor((in + c) / s) with
+    c the smaller constant. Floor mode over e more padding gives floor((in + 2p + e - k + s) / s): equal for
+    e = min(s - 1, k - p - 1), which is >= 0 as PyTorch requires p <= k / 2.
+
+    ONNX's `ceil_mode` cannot stand in: onnx's shape inference applies no such correction (the checker then
+    rejects the exporter's own output shape), and runtimes have disagreed about it.
+    """
+    return min(stride - 1, kernel - padding - 1)
+
+
+def _export_max_pool2d(x: torch.Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+                       return_indices: bool = False):
+    """Stands in for `F.max_pool2d` while a generated module is exported: ceil mode becomes -inf padding on
+    the right and bottom (a max ignores it, as PyTorch ignores the clipped part of a window) and floor mode."""
+    if not ceil_mode or return_indices or _pair(dilation) != (1, 1):
+        return F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    k, s, p = _pair(kernel_size), _pair(kernel_size if stride is None else stride), _pair(padding)
+    extra = [_ceil_extra(k[1], s[1], p[1]), _ceil_extra(k[0], s[0], p[0])]
+    x = F.pad(x, [0, extra[0], 0, extra[1]], value=-math.inf)
+    return F.max_pool2d(x, k, s, p)
+
+
+def _export_avg_pool2d(x: torch.Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                       count_include_pad: bool = True, divisor_override=None) -> torch.Tensor:
+    """Stands in for `F.avg_pool2d` while a generated module is exported. In ceil mode PyTorch divides by the
+    part of a window inside input and padding (`count_include_pad`) or inside the input alone, never by the
+    part past the padding, which floor mode over more padding would count: the sum and the count are pooled
+    separately (zero padding, floor mode) and divided."""
+    if not ceil_mode or divisor_override is not None:
+        return F.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    k, s, p = _pair(kernel_size), _pair(kernel_size if stride is None else stride), _pair(padding)
+    extra = [_ceil_extra(k[1], s[1], p[1]), _ceil_extra(k[0], s[0], p[0])]
+    pads = [p[1], p[1] + extra[0], p[0], p[0] + extra[1]]
+    total = F.avg_pool2d(F.pad(x, pads), k, s)  # the window's sum / (k_h k_w)
+    # what PyTorch counts: the input, and its padding with count_include_pad
+    ones = torch.ones_like(x[:1, :1])
+    if count_include_pad:
+        counted = F.pad(F.pad(ones, [p[1], p[1], p[0], p[0]], value=1.0), [0, extra[0], 0, extra[1]])
+    else:
+        counted = F.pad(ones, pads)
+    return total / F.avg_pool2d(counted, k, s)
+
+
+class _PoolsForExport:
+    """`torch.nn.functional` with `max_pool2d` and `avg_pool2d` replaced, for a generated module's `F`."""
+
+    max_pool2d = staticmethod(_export_max_pool2d)
+    avg_pool2d = staticmethod(_export_avg_pool2d)
+
+    def __getattr__(self, name: str):
+        return getattr(F, name)
+
+
+@contextlib.contextmanager
+def _floor_mode_pools(model: nn.Module) -> Iterator[None]:
+    """Swap the generated module's `F` for `_PoolsForExport` during the export (as `_lrn_as_custom_op` does)."""
+    module = sys.modules[type(model).__module__]
+    original = module.F  # type: ignore[attr-defined]
+    module.F = _PoolsForExport()  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        module.F = original  # type: ignore[attr-defined]
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
@@ -210,7 +287,7 @@ def export_onnx(spec, path, weights=None, sizes: dict[str, int] | None = None, *
         raise ValueError(f"opset must be in {MIN_OPSET}..{max_opset()}, got {opset}")
     sizes = dict(sizes or {})
     model = compile_spec(spec, backend="torch", **sizes)
-    analysis: Analysis = model.dslc_analysis
+    analysis: Analysis = model._dslc_analysis
     net = analysis.network
     assert net is not None
     if weights is not None:
@@ -251,7 +328,7 @@ def _export(model: nn.Module, analysis: Analysis, opset: int) -> tuple[onnx.Mode
     net = analysis.network
     assert net is not None
     example, dims, dynamic = _example_input(analysis)
-    with _quiet(), _lrn_as_custom_op(model):
+    with _quiet(), _lrn_as_custom_op(model), _floor_mode_pools(model):
         try:
             program = torch.onnx.export(
                 model, (example,), dynamic_shapes={_forward_arg(model): dims}, opset_version=opset,
@@ -268,12 +345,40 @@ def _export(model: nn.Module, analysis: Analysis, opset: int) -> tuple[onnx.Mode
                                   f"--sizes {example_sizes}") from e
             raise ExportError(f"the export failed: {first}") from e
     proto = program.model_proto
+    _rename_input(proto, net.input_name)
     proto.graph.name = net.name
     proto.doc_string = f"{net.name} from {Path(analysis.source.path).name}, exported by dslc {__version__}"
     if analysis.admissible:
         onnx.helper.set_model_props(proto, {
             "dslc.admissible": "; ".join(f"{s} in {v.describe()}" for s, v in analysis.admissible.items())})
     return proto, dynamic
+
+
+def _rename_input(proto: onnx.ModelProto, name: str) -> None:
+    """Name the graph's input after the spec's input: the exporter takes the name of `forward`'s
+    parameter, which is `class_` for an input called `class`. A value the exporter already gave that
+    name (it names values after ops: `relu`, `conv2d`) is renamed first."""
+    graph = proto.graph
+    old = graph.input[0].name
+    if old == name:
+        return
+    values = {v for node in graph.node for v in (*node.input, *node.output)}
+    values |= {v.name for v in (*graph.input, *graph.output, *graph.value_info, *graph.initializer)}
+    if name in values:
+        fresh = next(f"{name}_{k}" for k in itertools.count(1) if f"{name}_{k}" not in values)
+        _rename_value(graph, name, fresh)
+    _rename_value(graph, old, name)
+
+
+def _rename_value(graph: onnx.GraphProto, old: str, new: str) -> None:
+    for node in graph.node:
+        for names in (node.input, node.output):
+            for i, value in enumerate(names):
+                if value == old:
+                    names[i] = new
+    for v in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        if v.name == old:
+            v.name = new
 
 
 def max_opset() -> int:
@@ -446,7 +551,7 @@ def _layer_values(proto: onnx.ModelProto, model: nn.Module, analysis: Analysis) 
         if outs:
             values[layer] = (leaving or outs)[-1]
     # the network's output is the graph's output, whatever became of the nodes' metadata
-    values[topological(net.layers, net.input_name)[-1].name] = proto.graph.output[0].name
+    values[net.output_layer] = proto.graph.output[0].name
     return values
 
 
@@ -455,7 +560,7 @@ def _forward_lines(model: nn.Module, analysis: Analysis) -> dict[int, str]:
     statement per layer, `codegen.forward_plan`, in order, among a few statements of its own)."""
     net = analysis.network
     assert net is not None
-    lines = model.dslc_source.splitlines()
+    lines = model._dslc_source.splitlines()
     number = next(i for i, ln in enumerate(lines) if ln.startswith("    def forward(")) + 1
     out: dict[int, str] = {}
     for step in forward_plan(net, input_arg(net), "torch"):

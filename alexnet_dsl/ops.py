@@ -21,9 +21,10 @@ How a generated module should use them (`benchmarks/_reference_alexnet.py:Protot
      tanh, exp or another ReLU (their backward reads the output), and never on the module's input.
    - `ops.lrn(y, ..., inplace=True)`: overwrites `y` only when no gradient is needed, so it too is safe in
      training.
-4. `linear` followed by ReLU (sole reader) -> `ops.linear(x, fc.weight, fc.bias, relu=True)`; a lone linear ->
-   `ops.linear(x, fc.weight, fc.bias)`. Dropout -> `F.dropout(x, p, self.training)`;
-   softmax -> `F.softmax(x, dim=1)`.
+4. A linear layer is called as its module, `ops.fast_call(self.fc, x)`: hooks fire, `quantize_dynamic` and a
+   replaced head work, and `OneDNNLinear` still routes its `F.linear` to `ops.linear` (oneDNN). (The prototype
+   calls `ops.linear(x, fc.weight, fc.bias, relu=True)` directly, the speed bound.) Dropout ->
+   `F.dropout(x, p, self.training)`; softmax -> `F.softmax(x, dim=1)`.
 5. `ops.lrn` takes the spec's alpha as written (not divided by size).
 
 Measured with `benchmarks/cpu_forward.py` (`--ops` for single ops) on the development machine: a 2-core AMD
@@ -51,6 +52,10 @@ under `torch.compile` 0.75-0.84x the compiled Sequential, which itself runs at 0
 - fc6 + ReLU (9216 -> 4096, batch 16): `F.linear` (MKL) 20.5 ms, oneDNN's `mkldnn::_linear_pointwise` 11.1 ms;
   fc7 8.7 -> 5.2 ms. It is wrapped in the custom op `alexnet_dsl::onednn_linear` because Inductor cannot lower
   the raw op; as an opaque external kernel it keeps the speed-up under `torch.compile`.
+- `fast_call(fc, x)` (the module called under `OneDNNLinear`) against `linear(x, fc.weight, fc.bias)`: 6-17 us
+  more per call on a tiny layer (the mode's entry and Python dispatch; the custom op itself costs 26-70 us), so
+  about 0.05 ms on AlexNet's three fc layers; fc7 at batch 16: 21.2 ms against 20.1 ms (medians, a loaded
+  machine), `nn.Linear` through MKL 32.3 ms. (`--ops`, row "fc7 module + relu".)
 - Tried and dropped: NNPACK convolutions (1.4-3x slower), conv weights prepacked for oneDNN with ReLU fused
   (`mkldnn::_convolution_pointwise`: same kernel, within noise, and a weight cache to keep in sync).
 """
@@ -61,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["fast_layout_", "linear", "lrn", "to_fast_layout"]
+__all__ = ["OneDNNLinear", "fast_call", "fast_layout_", "linear", "lrn", "plain_module", "to_fast_layout"]
 
 
 def _needs_grad(*tensors: Tensor | None) -> bool:
@@ -207,12 +212,59 @@ def linear(
         and x.dtype == weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)
         and x.dim() >= 2
+        # a mismatch goes to F.linear, whose error names both shapes (oneDNN's names neither)
+        and weight.dim() == 2
+        and x.shape[-1] == weight.shape[1]
+        and (bias is None or tuple(bias.shape) == (weight.shape[0],))
         and not _needs_grad(x, weight, bias)
         and not torch.compiler.is_exporting()
     ):
         return _ONEDNN_LINEAR(x, weight, bias, relu)
     y = F.linear(x, weight, bias)
     return F.relu(y, inplace=True) if relu else y
+
+
+class OneDNNLinear(torch.overrides.TorchFunctionMode):
+    """Inside ``with OneDNNLinear():``, every ``F.linear`` call (hence every ``nn.Linear`` module) runs `linear`.
+
+    Generated modules call their layers as modules, so that forward hooks fire, ``quantize_dynamic`` can swap an
+    ``nn.Linear`` for its quantized version (it matches the exact type, so a subclass would silently stay
+    float), and a replaced head (``m.fc8 = nn.Sequential(...)``) just runs. This mode gives those plain
+    ``nn.Linear`` modules oneDNN's matmul all the same; other functions pass through unchanged.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.linear:
+            return _f_linear(*args, **kwargs)
+        return func(*args, **kwargs)
+
+
+def _f_linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """`linear` under ``F.linear``'s signature (keyword ``input``)."""
+    return linear(input, weight, bias)
+
+
+def fast_call(module: nn.Module, x: Tensor) -> Tensor:
+    """``module(x)``, hooks and all, with the ``nn.Linear`` layers in it on oneDNN's matmul (`OneDNNLinear`)."""
+    with OneDNNLinear():
+        return module(x)
+
+
+def plain_module(module: nn.Module, cls: type) -> bool:
+    """Whether ``module(x)`` would run ``cls.forward`` and nothing else, so that a fused kernel may stand in for
+    the call: ``module`` is exactly a ``cls`` (not a replacement or a subclass), its ``forward`` is not
+    overridden, and no hook, its own or global, is registered (the test ``nn.Module.__call__`` makes itself)."""
+    from torch.nn.modules import module as _m
+
+    return (
+        type(module) is cls
+        and "forward" not in module.__dict__
+        and not (module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                 or module._backward_pre_hooks)
+        and not (_m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks
+                 or _m._global_backward_pre_hooks)
+    )
 
 
 # --- memory format ------------------------------------------------------------------------------------------

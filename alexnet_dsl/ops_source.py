@@ -18,10 +18,10 @@ OPS = Path(__file__).with_name("ops.py")
 
 @lru_cache(maxsize=1)
 def _functions() -> dict[str, tuple[str, set[str]]]:
-    """Top-level function name -> (source, names of other top-level functions it uses)."""
+    """Top-level function, class or variable name -> (source, names of the other ones it uses)."""
     text = OPS.read_text()
     tree = ast.parse(text)
-    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     assigns = {t.id: n for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
                if isinstance(t, ast.Name)}
     lines = text.splitlines(keepends=True)
@@ -58,19 +58,25 @@ def _renamed(src: str, names: list[str]) -> str:
     return src
 
 
+# The fused kernel stands in for calling the conv module only while that call would run nn.Conv2d.forward
+# alone: with a hook on the conv (or the conv replaced), the module is called and ReLU and LRN follow as
+# PyTorch ops, so the hook sees the conv's own output.
 _FUSED = {
     "triton": '''
 def _conv_relu_lrn(x: torch.Tensor, conv: nn.Conv2d, lrn: tuple | None = None) -> torch.Tensor:
-    """conv -> ReLU (-> LRN) as one Triton kernel."""
-    return fused_conv2d(
-        x, conv.weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
-        groups=conv.groups, relu=True, lrn=None if lrn is None else LRNParams(*lrn),
-    )
+    """conv -> ReLU (-> LRN) as one Triton kernel; the conv called as a module when it has hooks."""
+    if _plain_module(conv, nn.Conv2d):
+        return fused_conv2d(
+            x, conv.weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+            groups=conv.groups, relu=True, lrn=None if lrn is None else LRNParams(*lrn),
+        )
+    x = F.relu(conv(x))
+    return x if lrn is None else _lrn(x, *lrn)
 ''',
     "auto": '''
 def _conv_relu_lrn(x: torch.Tensor, conv: nn.Conv2d, lrn: tuple | None = None) -> torch.Tensor:
-    """conv -> ReLU (-> LRN): one Triton kernel on CUDA tensors, PyTorch ops elsewhere."""
-    if x.is_cuda:
+    """conv -> ReLU (-> LRN): one Triton kernel on CUDA tensors, PyTorch ops elsewhere or when the conv has hooks."""
+    if x.is_cuda and _plain_module(conv, nn.Conv2d):
         return fused_conv2d(
             x, conv.weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
             groups=conv.groups, relu=True, lrn=None if lrn is None else LRNParams(*lrn),
@@ -84,10 +90,12 @@ def _conv_relu_lrn(x: torch.Tensor, conv: nn.Conv2d, lrn: tuple | None = None) -
 def helpers(used: list[str], backend: str) -> list[str]:
     """Source chunks for the helpers a generated module uses (`lrn`, `fused`)."""
     wanted = []
-    if "lrn" in used or ("fused" in used and backend == "auto"):
+    if "lrn" in used or "fused" in used:
         wanted.append("lrn")
+    if "fused" in used:
+        wanted.append("plain_module")
     if "linear" in used:
-        wanted.append("linear")
+        wanted.append("fast_call")  # the module called as a module, its F.linear on oneDNN
     names = _closure(wanted)
     funcs = _functions()
     chunks = [_renamed(textwrap.dedent(funcs[n][0]).strip("\n"), names) for n in names]

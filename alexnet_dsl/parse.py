@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -11,7 +12,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
-from .diagnostics import Diagnostic, error, printable
+from .diagnostics import Diagnostic, Edit, Rewrite, error, printable
 from .source import Source, Span
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "net.lark"
@@ -142,19 +143,138 @@ def _describe(tok: Token) -> str:
     return f"`{text[:40]}{'…' if len(text) > 40 else ''}`"
 
 
+# Characters that typeset text (a paper, a PDF, a word processor) puts where a spec has ASCII: the ASCII
+# character meant, where it is unambiguous. NFKC covers the rest of the compatibility forms (`１`, `（`).
+_TYPESET = {
+    "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+    "\ufe63": "-", "\uff0d": "-",
+    "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2007": " ", "\u2009": " ", "\u200a": " ",
+    "\u202f": " ", "\u3000": " ", "\u200b": "", "\u2060": "", "\ufeff": "",
+}
+_QUOTES = "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb\u2039\u203a\u2032\u2033"
+_TIMES = "\u00d7\u2715\u2716\u2a2f\u22c5\u00b7\u2217"
+_SUPERSCRIPT = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b",
+                             "0123456789-")
+
+
+def _code_part(line: str) -> str:
+    """A line without its comment (the language has no strings: `#` always starts one)."""
+    return line.split("#", 1)[0]
+
+
+def _ascii_for(ch: str) -> str | None:
+    """The ASCII text a typeset character stands for, when that is unambiguous (superscripts are not:
+    `3²` is 9, or a 3×3 window)."""
+    if ch in _TYPESET:
+        return _TYPESET[ch]
+    if ch.translate(_SUPERSCRIPT) != ch:
+        return None
+    folded = unicodedata.normalize("NFKC", ch)
+    return folded if folded != ch and folded.isascii() and folded.isprintable() else None
+
+
+def _non_ascii(source: Source, line: int, col: int) -> Diagnostic | None:
+    """The error for a non-ASCII character outside a comment on `line` (the first at or after `col`, else
+    the first on the line): such a character is the mistake wherever the parser stumbles on that line
+    (`1e−4` fails at `e`, one column before the minus sign)."""
+    code = _code_part(source.line_text(line))
+    found = [i for i, c in enumerate(code) if ord(c) > 127]
+    if not found:
+        return None
+    index = next((i for i in found if i >= col - 1), found[0])
+    ch = code[index]
+    col = index + 1
+    name = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
+    if unicodedata.category(ch) == "Nd":
+        # `\d` would read it as a number, Python's int() too: a spec means what its ASCII text says
+        digits = re.match(r"\d+", code[index:]).group()  # type: ignore[union-attr]
+        return error(
+            "E0002",
+            f"`{printable(digits)}` is written with non-ASCII digits",
+            Span(line, col, line, col + len(digits)),
+            label=f"`{ch}` is {name}",
+            notes=(f"`{printable(digits)}` is {int(digits)} in the digits of another script",),
+            helps=("numbers are written with the ASCII digits 0-9",),
+        )
+    span = Span.point(line, col)
+    message = f"character `{printable(ch)}` ({name}) is not allowed here"
+    typeset = ("spec text copied from a paper or a PDF often carries typeset characters; outside comments a "
+               "spec is ASCII")
+    ascii_ = _ascii_for(ch)
+    if ch.translate(_SUPERSCRIPT) != ch:
+        run = re.match(r"[0-9.]*", code[:index][::-1]).group()[::-1]  # type: ignore[union-attr]
+        exps = re.match("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079\u207b]+", code[index:]).group()  # type: ignore[union-attr]
+        power = exps.translate(_SUPERSCRIPT)
+        shown = f"{run}{exps}" if run else exps
+        helps = ["dslc has no powers: write the number itself with ASCII digits (`10⁻⁴` is `1e-4`)"]
+        if re.fullmatch(r"[0-9]+", run) and re.fullmatch(r"[0-9]{1,2}", power) and power != "0":
+            helps = [f"dslc has no powers: `{shown}` is `{int(run) ** int(power)}`"
+                     + (f"; a {run}×{run} window is `kernel={run}`" if power == "2" else "")]
+        return error("E0002", message, span, label="a superscript", notes=(typeset,), helps=tuple(helps))
+    if ch in _TIMES:
+        return error("E0002", message, span, notes=(typeset,), helps=(
+            "sizes are separated by commas: `[N, 3, 224, 224]`; a window of 11×11 is `kernel=11`, of 3×5 "
+            "`kernel=(3, 5)`",))
+    if ch in _QUOTES:
+        return error("E0002", message, span, label="a typographic quote", notes=(typeset,),
+                     helps=("values are written without quotes: `padding=same`",))
+    if ascii_ is not None:
+        # the same character is likely everywhere the text was copied: one rewrite replaces each one in
+        # the file (outside comments), so that it checks whichever of them this error is
+        edits = tuple(
+            Edit(Span(n, i + 1, n, i + 2), _ascii_for(c) or "")
+            for n in range(1, len(source.lines) + 1)
+            for i, c in enumerate(_code_part(source.line_text(n))) if ord(c) > 127 and _ascii_for(c) is not None
+        )
+        shown = {" ": "a plain space", "": "nothing (it is invisible)"}.get(ascii_, f"`{ascii_}`")
+        others = len(edits) - 1
+        more = f" (and likewise the {others} other typeset character{'s' if others != 1 else ''} of the file)" \
+            if others else ""
+        what = {" ": "a typeset space", "": "an invisible character"}.get(ascii_, f"a typeset `{ascii_}`")
+        return error("E0002", message, span, label=what, notes=(typeset,),
+                     rewrites=(Rewrite(f"write {shown}{more}", edits),))
+    if unicodedata.category(ch).startswith("L"):
+        return error("E0002", message, span, helps=(
+            "names are ASCII letters, digits and `_`; other characters may appear in comments",))
+    return error("E0002", message, span, notes=(typeset,))
+
+
+def _quoted(source: Source, line: int, col: int) -> Diagnostic:
+    """A quoted value (`padding="same"`, Python's and TensorFlow's habit): dslc has no strings; the
+    word is written bare, and a rewrite drops the quotes where that makes a value of dslc."""
+    text = source.line_text(line)
+    q = text[col - 1]
+    end = text.find(q, col)
+    span = Span.point(line, col)
+    if end < 0:
+        return error("E0001", f"unexpected character `{q}`", span, helps=("dslc has no strings",))
+    word = text[col:end]
+    whole = Span(line, col, line, end + 2)
+    bare = word.lower() if word.lower() in ("same", "true", "false") else word
+    msg = f"`{q}{printable(word)}{q}`: dslc has no strings"
+    if word.lower() == "valid":  # TensorFlow's padding="valid": none
+        return error("E0001", msg, whole, rewrites=(Rewrite("TensorFlow's `valid` is no padding: write `0`",
+                                                            (Edit(whole, "0"),)),))
+    if bare in ("same", "true", "false") or re.fullmatch(r"[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?", word):
+        return error("E0001", msg, whole, rewrites=(Rewrite(f"write `{bare}`", (Edit(whole, bare),)),))
+    return error("E0001", msg, whole, helps=("values are numbers, pairs `(h, w)`, `true`, `false` and `same`",))
+
+
 def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> Diagnostic:
+    line = getattr(exc, "line", -1)
+    if isinstance(line, int) and line >= 1:
+        typeset = _non_ascii(source, line, getattr(exc, "column", 1) or 1)
+        if typeset is not None:
+            return typeset
     if isinstance(exc, UnexpectedCharacters):
         ch = source.line_text(exc.line)[exc.column - 1 : exc.column] or "?"
         span = Span.point(exc.line, exc.column)
-        if ord(ch) > 127:
-            return error(
-                "E0002",
-                f"character `{printable(ch)}` (U+{ord(ch):04X}) is not allowed here",
-                span,
-                helps=("names are ASCII letters, digits and `_`; other characters may appear in comments",),
-            )
+        if ch in "\"'":
+            return _quoted(source, exc.line, exc.column)
         return error("E0001", f"unexpected character `{printable(ch)}`", span)
-    expected_names = set(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
+    # `accepts`: the tokens the parser would take here; `expected` also holds the look-aheads of
+    # reductions that would fail right after (`network T(x: [N, 3, 8, 8] -> ...` takes only `)`)
+    expected_names = set(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or [])
     if joiner.open:
         expected_names.discard("_NL")  # newlines inside brackets are not tokens
     expected = _expected_words(expected_names)
@@ -177,11 +297,14 @@ def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> 
     if joiner.open and tok.line > joiner.open[-1].line:
         opener = joiner.open[-1]
         notes.append(f"the `{opener}` opened at line {opener.line}, column {opener.column} is not closed")
-    if prev is not None and (tok.line > prev.line or tok.type == "_NL") and tok.type != "RBRACE":
+    if prev is not None and prev.type != "_NL" and (tok.line > prev.line or tok.type == "_NL") \
+            and tok.type != "RBRACE":
         # the mistake is at the end of the previous line, not at the start of this one
         ps = token_span(prev)
         span = Span(ps.end_line, ps.end_col, ps.end_line, ps.end_col + 1)
-        return error("E0001", f"expected {expected} after {_describe(prev)}", span, notes=tuple(notes))
+        helps = ("a `{` may be missing",) if "LBRACE" in expected_names else ()
+        return error("E0001", f"expected {expected} after {_describe(prev)}", span, notes=tuple(notes),
+                     helps=helps)
     return error(
         "E0001", f"unexpected {_describe(tok)}", span, label=f"expected {expected}", notes=tuple(notes)
     )
@@ -210,6 +333,8 @@ def parse(source: Source) -> tuple[Tree | None, list[Diagnostic]]:
         except UnexpectedInput as exc:
             errors.append(_syntax_error(exc, joiner, source))
             at_end = isinstance(exc, UnexpectedEOF) or getattr(getattr(exc, "token", None), "type", "") == "$END"
+            # a header without its `{`: every line of the body would be an error of its own
+            at_end = at_end or "LBRACE" in set(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
         line = errors[-1].span.line if errors[-1].span else 0
         if (at_end or len(errors) >= MAX_SYNTAX_ERRORS or not 1 <= line <= len(lines)
                 or any(tok.line < line for tok in joiner.open)  # a bracket from an earlier line is open

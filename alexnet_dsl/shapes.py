@@ -10,16 +10,14 @@ With symbolic input sizes the checks that depend on a symbol become constraints 
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from . import expr as E
 from . import ir
-from .diagnostics import Diagnostic, Related, error, warning
-from .solve import IntSet
+from .diagnostics import Diagnostic, Edit, Related, Rewrite, error, warning
+from .solve import IntSet, divisors
 from .source import Span
 
 Shape = tuple[E.Size, ...]
@@ -173,15 +171,21 @@ def _window(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, kernel, stride, 
         )
     if drops:
         words = [f"{n} {('row', 'column')[i]}{'s' if n > 1 else ''}" for i, n, _, _ in drops]
-        helps = [h for *_, h in drops]
         span = layer.arg_span("stride")
+        notes = [ctx.origin(src, shape), *(text for _, _, text, _ in drops)]
+        rewrites: tuple[Rewrite, ...] = ()
+        if src == ctx.net.input_name and len(ctx.net.input_dim_spans) == len(shape):
+            rewrites = _exact_input_rewrites(ctx.net, drops)
+        else:  # the sizes of a layer inside the network are not written anywhere: a fact, not a fix
+            notes += dict.fromkeys(f"inputs of {lo} or {hi} divide exactly (giving {o} or {o + 1})"
+                                   for *_, (lo, hi, o) in drops)
         ctx.warn(
             "W0401",
             layer,
             f"`{layer.display_name}` drops the last {' and '.join(words)} of its input",
             span if span != layer.op_span else layer.op_span,
-            notes=(ctx.origin(src, shape), *(text for _, _, text, _ in drops)),
-            helps=tuple(dict.fromkeys(helps)),
+            notes=tuple(notes),
+            rewrites=rewrites,
         )
     return (out[0], out[1]) if ok else None
 
@@ -192,25 +196,60 @@ def _decimal(x: Fraction) -> str:
     return f"{float(x):.4f}".rstrip("0")
 
 
-def _exact_sizes(size: int, p: int, eff: int, s: int, out: int) -> str:
+def _exact_sizes(size: int, p: int, eff: int, s: int, out: int) -> tuple[int, int, int]:
+    """The nearest input sizes below and above `size` that the window divides exactly, and the output
+    size of the smaller (the larger gives one more)."""
     below = size - ((size + 2 * p - eff) % s)
-    above = below + s
-    return f"inputs of {below} or {above} divide exactly (giving {out} or {out + 1})"
+    return below, below + s, out
+
+
+def argument_edit(layer: ir.Layer, key: str, text: str) -> Edit | None:
+    """Write `key=text` in a layer's call: replace the argument's value, or add it after the last argument."""
+    spans = dict(layer.arg_spans)
+    if key in spans:
+        return Edit(spans[key], text)
+    if not spans:
+        return None
+    last = max(spans.values(), key=lambda s: (s.end_line, s.end_col))
+    return Edit(Span(last.end_line, last.end_col, last.end_line, last.end_col), f", {key}={text}")
+
+
+def _argument_rewrite(layer: ir.Layer, help_text: str, key: str, text: str) -> Rewrite:
+    edit = argument_edit(layer, key, text)
+    return Rewrite(help_text, (edit,) if edit is not None else ())
+
+
+def _exact_input_rewrites(net: ir.Network, drops: list) -> tuple[Rewrite, ...]:
+    """For a layer on the network's input: the input sizes, below and above, that its window divides
+    exactly, as rewrites of the input's declared sizes (shown once the rewritten spec checks)."""
+    out = []
+    for pick in (0, 1):  # the sizes below, then above
+        edits = tuple(Edit(net.input_dim_spans[2 + i], str(sizes[pick])) for i, _, _, sizes in drops)
+        values = [(sizes[pick], sizes[2] + pick) for *_, sizes in drops]
+        if len(drops) == 2:
+            (vh, oh), (vw, ow) = values
+            text = f"an input of {vh}x{vw} divides exactly (giving {oh}x{ow})"
+        else:
+            (v, o), i = values[0], drops[0][0]
+            text = f"an input {_DIM_NAMES[i]} of {v} divides exactly (giving {o})"
+        out.append(Rewrite(text, edits))
+    return tuple(out)
 
 
 def _need_rank(ctx: _Ctx, layer: ir.Layer, shape: Shape, src: str, ranks: tuple[int, ...],
                expected: str) -> bool:
     if len(shape) in ranks:
         return True
-    helps: tuple[str, ...] = ()
+    rewrites: tuple[Rewrite, ...] = ()
     if isinstance(layer.op, ir.Linear) and len(shape) == 4:
-        helps = ("insert `flatten` before it",)
+        start = Span(layer.span.line, layer.span.col, layer.span.line, layer.span.col)  # a line of its own
+        rewrites = (Rewrite("insert `flatten` before it", (Edit(start, "flatten\n" + " " * (layer.span.col - 1)),)),)
     ctx.err(
         "E0306",
         layer,
         f"`{layer.display_name}` ({ir.op_name(layer.op)}) needs {expected}, but {ctx.origin(src, shape)}",
         layer.op_span,
-        helps=helps,
+        rewrites=rewrites,
     )
     return False
 
@@ -227,17 +266,26 @@ def conv_rule(ctx: _Ctx, layer: ir.Layer, shapes: list[Shape], srcs: list[str], 
         ctx.err("E0303", layer,
                 f"{g} groups do not divide the {c_in} input channels of `{layer.display_name}`",
                 layer.arg_span("groups"),
-                notes=(f"{ctx.origin(src, shape)}",),
-                helps=(f"use a number of groups that divides {c_in}: "
-                       + ", ".join(str(d) for d in _divisors(c_in)[:8]),))
+                notes=(f"{ctx.origin(src, shape)}",
+                       f"the divisors of {c_in}: " + ", ".join(str(d) for d in _divisors(c_in)[:8])),
+                # the nearest numbers of groups that divide both the channels and the filters
+                rewrites=tuple(_argument_rewrite(layer, f"use `groups={d}`", "groups", str(d))
+                               for d in sorted((d for d in _divisors(c_in) if op.filters % d == 0),
+                                               key=lambda d: (abs(d - g), d))[:2]))
     if op.filters % g:
+        below = op.filters - op.filters % g
         ctx.err("E0304", layer, f"{g} groups do not divide the {op.filters} filters of `{layer.display_name}`",
                 layer.arg_span("filters"),
-                helps=(f"use {op.filters - op.filters % g} or {op.filters - op.filters % g + g} filters",))
+                rewrites=tuple(_argument_rewrite(layer, f"use {f} filters", "filters", str(f))
+                               for f in (below, below + g) if f > 0))
     if op.padding == "same":
         if op.stride != (1, 1):
+            # the padding that keeps the size at stride 1: half the effective kernel on each side
+            p = [op.dilation[i] * (op.kernel[i] - 1) // 2 for i in range(2)]
+            text = str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
             ctx.err("E0310", layer, "`padding=same` needs `stride=1`", layer.arg_span("padding"),
-                    helps=("give the padding as numbers, e.g. `padding=(kernel - 1) // 2`",))
+                    rewrites=(_argument_rewrite(layer, f"give the padding as numbers: `padding={text}` is half "
+                                                "the kernel", "padding", text),))
             return None
         hw: tuple[E.Size, E.Size] | None = (shape[2], shape[3])
     else:
@@ -269,15 +317,24 @@ def adaptive_rule(ctx: _Ctx, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     h, w = shape[2], shape[3]
     # global pooling (1x1) is meant to average; any other size is a no-op only at one input
     if isinstance(h, int) and isinstance(w, int) and (h, w) != op.output and op.output != (1, 1):
-        overlap = h % op.output[0] or w % op.output[1]
+        oh, ow = op.output
+        # per axis: a smaller output averages windows, a larger one repeats input values
+        if h >= oh and w >= ow:
+            what = f"averages {h}x{w} down to {oh}x{ow}"
+        elif h <= oh and w <= ow:
+            what = f"enlarges {h}x{w} to {oh}x{ow}, repeating input values"
+        else:
+            down, up = ("height", "width") if h > oh else ("width", "height")
+            what = f"resizes {h}x{w} to {oh}x{ow}: it averages over the {down} and repeats values along the {up}"
+        uneven = any(max(i, o) % min(i, o) for i, o in ((h, oh), (w, ow)))
         ctx.warn(
             "W0402",
             layer,
-            f"`{layer.display_name}` averages {h}x{w} down to {op.output[0]}x{op.output[1]}",
+            f"`{layer.display_name}` {what}",
             layer.op_span,
             notes=(f"{ctx.origin(src, shape)}",)
-            + (("its windows overlap or differ in size, since the input is not a multiple of the output",)
-               if overlap else ()),
+            + (("its windows overlap or differ in size, since neither of input and output is a multiple of "
+                "the other",) if uneven else ()),
             helps=("this is not the identity at this input size; if that is meant, nothing to do",),
         )
     return (shape[0], shape[1], *op.output)
@@ -367,10 +424,8 @@ def _known(x: E.Size) -> int | None:
 
 
 def _divisors(n) -> list[int]:
-    if not isinstance(n, int):
-        return []
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
+    """The divisors of a known size, for helps ([] when unknown; the solver's factoring bounds the work)."""
+    return (divisors(n) or []) if isinstance(n, int) and n >= 1 else []
 
 
 Rule = Callable[[_Ctx, ir.Layer, list[Shape], list[str], LayerInfo], Shape | None]
@@ -436,17 +491,55 @@ def check_assertion(ctx: _Ctx, layer: ir.Layer | None, info: LayerInfo | None, s
         first = bad[0]
         span = assertion.dim_spans[first] if len(bad) == 1 else assertion.span
         notes = list(info.notes) if info is not None else []
-        helps = list(inverse(bad, stated)) if inverse else []
+        # the inverse explains (a string: a note) and proposes (a Rewrite: a help once verified)
+        found = list(inverse(bad, stated)) if inverse else []
+        notes += [h for h in found if isinstance(h, str)]
+        rewrites = tuple(h for h in found if isinstance(h, Rewrite))
         ctx.diags.append(error(
             code,
             f"{who} produces {show_shape(shape)}, but {shown} is asserted",
             span,
             label="; ".join(f"{_dim_word(i, len(shape))} is {E.show(shape[i])}" for i in bad),
             notes=tuple(notes),
-            helps=tuple(helps),
+            rewrites=rewrites,
             related=related,
         ))
     return stated
+
+
+def one_error_per_assertion(net: ir.Network, diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Merge the solver's E0308 errors on the axes of one assertion into one error naming every axis:
+    the constraints are per axis, the mistake is the assertion."""
+    owner: dict[Span, tuple[ir.Assertion, str, int]] = {}
+    for layer in net.layers:
+        for a in layer.assertions:
+            for i, s in enumerate(a.dim_spans):
+                owner.setdefault(s, (a, f"`{layer.display_name}`", i))
+    if net.output is not None:
+        for i, s in enumerate(net.output.dim_spans):
+            owner.setdefault(s, (net.output, "the network's output", i))
+    groups: dict[Span, list[int]] = {}
+    for k, d in enumerate(diags):
+        if d.code == "E0308" and d.span in owner:
+            groups.setdefault(owner[d.span][0].span, []).append(k)
+    merged: dict[int, Diagnostic] = {}
+    dropped: set[int] = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = diags[members[0]]
+        assertion, who, _ = owner[first.span]  # type: ignore[index]
+        axes = [owner[diags[k].span][2] for k in members]  # type: ignore[index]
+        words = list(dict.fromkeys(_dim_word(i, len(assertion.dims)) for i in axes))
+        merged[members[0]] = replace(
+            first,
+            message=f"no input size gives {who} the asserted {_shown(assertion.dims)}",
+            span=assertion.span,
+            label=" and ".join(words),
+            notes=tuple(dict.fromkeys(n for k in members for n in diags[k].notes)),
+        )
+        dropped.update(members[1:])
+    return [merged.get(k, d) for k, d in enumerate(diags) if k not in dropped]
 
 
 def _dim_word(i: int, rank: int) -> str:
@@ -469,12 +562,12 @@ class ShapeResult:
     order: list[int]
 
 
-def _topological(ctx: _Ctx, net: ir.Network) -> list[int]:
-    """A topological order, source order where possible; layers on a cycle are reported once."""
-    index = {layer.name: i for i, layer in enumerate(net.layers)}
-    order = _stable_topological(net, index)
+def _checked_order(ctx: _Ctx, net: ir.Network) -> list[int]:
+    """The network's order (`ir.Network.order`); layers on a cycle are reported once."""
+    order = list(net.order)
     if len(order) == len(net.layers):
         return order
+    index = {layer.name: i for i, layer in enumerate(net.layers)}
     left = set(range(len(net.layers))) - set(order)
     reported: set[int] = set()
     for start in sorted(left):
@@ -504,26 +597,20 @@ def _topological(ctx: _Ctx, net: ir.Network) -> list[int]:
     return order
 
 
-def _stable_topological(net: ir.Network, index: dict[str, int]) -> list[int]:
-    """Kahn's algorithm, taking the earliest ready layer first (so source order when it is valid)."""
-    consumers: dict[int, list[int]] = {i: [] for i in range(len(net.layers))}
-    missing = [0] * len(net.layers)
-    for i, layer in enumerate(net.layers):
-        for name in layer.inputs:
-            if name in index:
-                consumers[index[name]].append(i)
-                missing[i] += 1
-    heap = [i for i in range(len(net.layers)) if missing[i] == 0]
-    heapq.heapify(heap)
-    order = []
-    while heap:
-        i = heapq.heappop(heap)
-        order.append(i)
-        for j in consumers[i]:
-            missing[j] -= 1
-            if missing[j] == 0:
-                heapq.heappush(heap, j)
-    return order
+def _compute(ctx: _Ctx, layer: ir.Layer, ins: list[Shape | None], info: LayerInfo) -> Shape | None:
+    """One layer's output shape by its rule; None (silently) when an input is unknown."""
+    shape: Shape | None = None
+    if layer.inputs and all(s is not None for s in ins) and not isinstance(layer.op, ir.Invalid):
+        rule = RULES[type(layer.op)]
+        try:
+            shape = rule(ctx, layer, ins, list(layer.inputs), info)  # type: ignore[arg-type]
+        except Exception as e:  # an internal failure: say which layer it happened on
+            raise RuntimeError(f"internal error while checking `{layer.name}` (line {layer.span.line})") from e
+    else:
+        info.params = info.macs = None
+    if shape is None:
+        info.macs = None
+    return shape
 
 
 def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
@@ -533,47 +620,358 @@ def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
     infos = [LayerInfo(layer) for layer in net.layers]
     for info in infos:
         ctx.infos[info.layer.name] = info
-    order = _topological(ctx, net)
-    # After a failed assertion checking goes on from the asserted shape; a later error that depends on
-    # it says so (it may go away with the assertion's fix). layer name -> (asserted layer, its own shape)
+    order = _checked_order(ctx, net)
+    later = _Downstream(ctx, net, order)
+    # After a failed assertion checking goes on from the asserted or the computed shape, whichever
+    # leaves fewer errors after it; a later error that rests on an asserted shape says so (it may go
+    # away with the assertion's fix). layer name -> (asserted layer, its own shape)
     assumed: dict[str, tuple[ir.Layer, Shape | None]] = {}
-    for i in order:
+    bodies: dict[Span, list[_BodyCheck]] = {}  # an assertion in a block's body: its check in each instance
+    for k, i in enumerate(order):
         info = infos[i]
         layer = info.layer
         ins = [shapes.get(name) for name in layer.inputs]
-        shape: Shape | None = None
         before = len(ctx.diags)
-        if layer.inputs and all(s is not None for s in ins) and not isinstance(layer.op, ir.Invalid):
-            rule = RULES[type(layer.op)]
-            try:
-                shape = rule(ctx, layer, ins, list(layer.inputs), info)  # type: ignore[arg-type]
-            except Exception as e:  # an internal failure: say which layer it happened on
-                raise RuntimeError(f"internal error while checking `{layer.name}` (line {layer.span.line})") from e
-        else:
-            info.params = info.macs = None
-        if shape is None:
-            info.macs = None
+        shape = _compute(ctx, layer, ins, info)
         origin = next((assumed[name] for name in layer.inputs if name in assumed), None)
         if origin is not None:
             _note_assumption(ctx.diags, before, origin)
         computed = shape
-        for assertion in layer.assertions:
+        for a, assertion in enumerate(layer.assertions):
             inverse = inverse_help(layer, info, ins) if inverse_help else None
             failed = len(ctx.diags)
-            shape = check_assertion(ctx, layer, info, shape, assertion, "E0301", f"`{layer.display_name}`",
-                                    inverse)
-            if any(d.code == "E0301" for d in ctx.diags[failed:]):
-                origin = (layer, computed)
+            stated = check_assertion(ctx, layer, info, shape, assertion, "E0301", f"`{layer.display_name}`",
+                                     inverse)
+            wrong = next((j for j in range(failed, len(ctx.diags)) if ctx.diags[j].code == "E0301"), None)
+            keep = True
+            if _in_body(layer, assertion):
+                bodies.setdefault(assertion.span, []).append(_BodyCheck(layer, assertion, shape, stated, wrong))
+            if wrong is not None and shape is not None:
+                rest = layer.assertions[a + 1:]
+                keep, ctx.diags[wrong] = later.choose(k, shapes, layer, shape, stated, rest, ctx.diags[wrong],
+                                                      assertion)
+                if keep:
+                    origin = (layer, computed)
+                    shape = stated
+            else:
+                shape = stated
+            if _in_body(layer, assertion):
+                bodies[assertion.span][-1].kept = keep
         if origin is not None:
             assumed[layer.name] = origin
         info.shape = shape
         shapes[layer.name] = shape
     output = shapes.get(net.output_layer)
     if net.output is not None and output is not None:
-        output = check_assertion(ctx, None, infos[-1] if infos else None, output, net.output, "E0302",
+        output_info = ctx.infos.get(net.output_layer)
+        output = check_assertion(ctx, None, output_info, output, net.output, "E0302",
                                  f"the network's output `{net.output_layer.split(chr(39))[0]}`")
     _unused(ctx, net)
-    return ShapeResult(infos, output, ctx.constraints, ctx.diags, order)
+    diags = _one_error_per_body_assertion(ctx.diags, bodies)
+    return ShapeResult(infos, output, ctx.constraints, diags, order)
+
+
+@dataclass
+class _BodyCheck:
+    """One instance's check of an assertion written in a block's body."""
+
+    layer: ir.Layer
+    assertion: ir.Assertion
+    shape: Shape | None  # what the layer computes (None: unknown)
+    stated: Shape | None
+    error: int | None  # its E0301 in the diagnostics, if it failed
+    kept: bool = True  # checking went on from the asserted shape
+
+
+_OTHER_INSTANCES = 4  # the other instances an error in a block's body names; the rest are counted
+
+
+def _one_error_per_body_assertion(diags: list[Diagnostic], bodies: dict[Span, list[_BodyCheck]]
+                                  ) -> list[Diagnostic]:
+    """An assertion in a block's body that fails in several instances is one mistake: one error, at the
+    first instance's, naming the others; its help (the assertion rewritten to hold in every instance) is
+    proposed when checking went on from the computed shape in each instance where it failed."""
+    dropped: set[int] = set()
+    diags = list(diags)
+    for checks in bodies.values():
+        failed = [c for c in checks if c.error is not None]
+        if not failed:
+            continue
+        first = failed[0]
+        d = diags[first.error]  # type: ignore[index]
+        notes = list(d.notes)
+        related = list(d.related)
+        shown = set(related)
+        for n, c in enumerate(failed[1:]):
+            dropped.add(c.error)  # type: ignore[arg-type]
+            if n == _OTHER_INSTANCES:
+                notes.append(f"also in {len(failed) - 1 - n} more instances")
+            if n >= _OTHER_INSTANCES:
+                continue
+            inst, _, call = c.layer.instance[0]
+            notes.append(f"also in `{inst}` (line {call.line}): `{c.layer.display_name}` produces "
+                         f"{show_shape(c.shape)}")
+            for r in _instance_notes(c.layer):
+                if r not in shown:
+                    shown.add(r)
+                    related.append(r)
+        rewrites = d.rewrites
+        fix = _body_fix(checks) if not any(c.kept for c in failed) else None
+        if fix is not None:
+            rewrites = (*rewrites, fix)
+        diags[first.error] = replace(d, notes=tuple(notes), related=tuple(related),  # type: ignore[index]
+                                     rewrites=rewrites)
+    return [d for k, d in enumerate(diags) if k not in dropped] if dropped else diags
+
+
+def _body_fix(checks: list[_BodyCheck]) -> Rewrite | None:
+    """The body's assertion rewritten to hold in every instance: each size that fails somewhere becomes
+    the size every instance computes, or `_` where they differ; the sizes that hold stay as written (a
+    block parameter such as `filters` too, since only the failing sizes are edited)."""
+    assertion = checks[0].assertion
+    bad: set[int] = set()
+    for c in checks:
+        if c.error is None:
+            continue
+        if c.shape is None or c.stated is None:
+            return None
+        axes = _differing(c.assertion, c.stated, c.shape)
+        if axes is None:
+            return None  # another rank: no size to write
+        bad.update(axes)
+    if not bad:
+        return None
+    rank = len(assertion.dims)
+    texts: dict[int, str] = {}
+    for i in sorted(bad):
+        values = {c.shape[i] for c in checks if c.shape is not None and i < len(c.shape)}
+        (v,) = values if len(values) == 1 else ("_",)
+        texts[i] = str(v) if isinstance(v, int) else "_"
+    by_text: dict[str, list[str]] = {}
+    for i, t in texts.items():
+        by_text.setdefault(t, []).append(_dim_word(i, rank))
+    what = " and ".join(f"`{t}` for its {' and '.join(words)}" for t, words in by_text.items())
+    return Rewrite(f"if the assertion is the mistake, write {what}",
+                   tuple(Edit(assertion.dim_spans[i], t) for i, t in texts.items()))
+
+
+class _Downstream:
+    """Choose, for a failed assertion, the shape to go on from: the asserted one (the layer is the
+    mistake: AlexNet's conv1 at 224) or the computed one (the assertion is the mistake), whichever
+    leaves fewer errors after it. Ties keep the asserted shape.
+
+    Both choices are checked side by side over the layers after the assertion, only until they agree
+    again (every layer fed by a differing shape is computed, and a full assertion makes them agree),
+    so the cost is the stretch up to the next assertion, not the rest of the network; the choices of
+    later failed assertions are made greedily in topological order, never as a search over all.
+    """
+
+    def __init__(self, ctx: _Ctx, net: ir.Network, order: list[int]) -> None:
+        self.ctx, self.net, self.order = ctx, net, order
+        self.consumers: dict[str, int] = {}
+        for i in order:
+            for name in set(net.layers[i].inputs):
+                self.consumers[name] = self.consumers.get(name, 0) + 1
+
+    def _trial(self) -> _Ctx:
+        t = _Ctx(self.net)
+        t.infos = self.ctx.infos  # names only
+        return t
+
+    def _assertions(self, t: _Ctx, layer: ir.Layer, shape: Shape | None, assertions: tuple[ir.Assertion, ...],
+                    who: str) -> Shape | None:
+        """A layer's assertions checked in a trial as the main pass checks them: after one fails, go on
+        from the computed shape when the layer's own later assertions (the one on a block's call, after
+        one in its body) agree with it better. Only the layer's assertions are checked again, no layer."""
+        for n, a in enumerate(assertions):
+            before = len(t.diags)
+            stated = check_assertion(t, layer, None, shape, a, "E0301", who)
+            rest = assertions[n + 1:]
+            if rest and shape is not None and stated != shape and any(d.is_error for d in t.diags[before:]):
+                counts = []
+                for start in (stated, shape):
+                    probe = self._trial()
+                    for b in rest:
+                        start = check_assertion(probe, layer, None, start, b, "E0301", who)
+                    counts.append(_errors(probe))
+                if counts[1] < counts[0]:
+                    stated = shape
+            shape = stated
+        return shape
+
+    def errors_after(self, k: int, shapes: dict[str, Shape | None], layer: ir.Layer,
+                     choices: list[Shape], rest: tuple[ir.Assertion, ...], own: Span | None = None
+                     ) -> tuple[list[int], bool, tuple[str, str, bool] | None]:
+        """The errors after position `k` of the order for each choice of `layer`'s shape, whether any
+        later layer (or the declared output) sees a difference, and what was compared: the first and
+        last layer that saw one, and whether the choices agree again after the last (else the
+        difference reaches the network's output). Errors within `own` (an assertion in a block's body,
+        failing in a later instance too) are not counted: they are this error's, reported once."""
+        net = self.net
+        trials = [self._trial() for _ in choices]
+        who = f"`{layer.display_name}`"
+        diff: list[dict[str, Shape | None]] = []
+        for t, s in zip(trials, choices):
+            diff.append({layer.name: self._assertions(t, layer, s, rest, who)})
+        if all(d[layer.name] == diff[0][layer.name] for d in diff):
+            return [_errors(t, own) for t in trials], False, None
+        reached: list[str] = []  # the layers that see a difference, in order
+        open_uses = self.consumers.get(layer.name, 0)
+        seen = open_uses > 0 or (layer.name == net.output_layer and net.output is not None)
+        side: dict[str, Shape | None] = {}  # layers after `k` that no choice changes
+        scratch = self._trial()
+        for pos in range(k + 1, len(self.order)):  # (not a slice: that alone would cost the whole rest)
+            if open_uses == 0:
+                break
+            lay = net.layers[self.order[pos]]
+            touched = [n for n in set(lay.inputs) if n in diff[0]]
+            if not touched:
+                side[lay.name] = _compute(scratch, lay, [side.get(n, shapes.get(n)) for n in lay.inputs],
+                                          LayerInfo(lay))
+                side[lay.name] = self._assertions(scratch, lay, side[lay.name], lay.assertions, "")
+                continue
+            open_uses -= len(touched)
+            reached.append(lay.display_name)
+            outs: list[Shape | None] = []
+            for t, d in zip(trials, diff):
+                ins = [d[n] if n in d else side.get(n, shapes.get(n)) for n in lay.inputs]
+                out = _compute(t, lay, ins, LayerInfo(lay))
+                outs.append(self._assertions(t, lay, out, lay.assertions, f"`{lay.display_name}`"))
+            if any(o != outs[0] for o in outs):
+                for d, o in zip(diff, outs):
+                    d[lay.name] = o
+                open_uses += self.consumers.get(lay.name, 0)
+        if net.output is not None and net.output_layer in diff[0]:
+            for t, d in zip(trials, diff):
+                check_assertion(t, None, None, d[net.output_layer], net.output, "E0302", "the output")
+        met = open_uses == 0 and net.output_layer not in diff[0]
+        reach = (reached[0], reached[-1], met) if reached else None
+        return [_errors(t, own) for t in trials], seen, reach
+
+    def choose(self, k: int, shapes: dict[str, Shape | None], layer: ir.Layer, computed: Shape,
+               stated: Shape, rest: tuple[ir.Assertion, ...], diag: Diagnostic, assertion: ir.Assertion
+               ) -> tuple[bool, Diagnostic]:
+        """Whether to go on from the asserted shape, and the assertion's error saying which was chosen.
+
+        Fewer errors after it decide; on a tie the asserted shape (the layer or its input is the
+        mistake), unless no argument of the layer itself can change the sizes that differ (a
+        `flatten`, a pool's channels): then the layer cannot be the mistake, and going on from an
+        asserted shape it cannot produce would only make the later numbers wrong."""
+        in_body = _in_body(layer, assertion)
+        (n_stated, n_computed), seen, reach = self.errors_after(k, shapes, layer, [stated, computed], rest,
+                                                                assertion.span if in_body else None)
+        bad = _differing(assertion, stated, computed)
+        fixed = not (_on_call(layer, assertion) or _can_change(layer, bad))
+        tie = n_stated == n_computed
+        if not seen and tie and not fixed:
+            return True, diag
+        keep = n_stated < n_computed or (tie and not fixed)
+        # what the counts cover: the layer's own later assertions, and the layers its shape reaches up to
+        # where the two choices agree again (a later, independent mistake beyond that is not counted)
+        parts: list[str] = []
+        if rest:
+            lines = list(dict.fromkeys(a.span.line for a in rest))
+            parts.append(f"the assertion on line {lines[0]}" if len(lines) == 1 else
+                         f"the assertions on lines {', '.join(map(str, lines))}")
+        if seen and reach is None:  # the layer is the output: only the declared output sees it
+            parts.append("the declared output")
+        elif seen and reach is not None:
+            first, last, met = reach
+            if not met:
+                parts.append(f"the layers after `{layer.display_name}`")
+            elif first == last:
+                parts.append(f"`{first}`, where the two shapes agree again,")
+            else:
+                parts.append(f"the layers from `{first}` to `{last}`, where the two shapes agree again,")
+        subject = " and ".join(parts)
+        verb = "has" if len(parts) == 1 and not subject.startswith(("the layers", "the assertions")) else "have"
+        if tie:
+            either = f"{subject} {verb} {_count(n_stated)} either way" if subject else ""
+            if keep:
+                return True, replace(diag, notes=(*diag.notes, f"checking goes on from the asserted shape; {either}"))
+            sizes = " and ".join(dict.fromkeys(_dim_word(i, len(computed)) for i in bad)) if bad else "rank"
+            text = (f"checking goes on from the computed shape {show_shape(computed)}: no argument of "
+                    f"`{layer.display_name}` changes its {sizes}, so the assertion (or a layer before it) is the "
+                    f"mistake" + (f"; {either}" if either else ""))
+        else:
+            counts = (f"with it {subject} {verb} {_count(min(n_stated, n_computed))}, "
+                      f"with the {'computed' if keep else 'asserted'} shape {_count(max(n_stated, n_computed))}")
+            if keep:
+                text = (f"checking goes on from the asserted shape: {counts}, so the layer or its input is more "
+                        f"likely the mistake")
+                return True, replace(diag, notes=(*diag.notes, text))
+            text = (f"checking goes on from the computed shape {show_shape(computed)}: {counts}, so the assertion "
+                    f"is more likely the mistake")
+        # the rewrites that keep the assertion (another input size, other arguments) would move the error
+        # downstream, which is what the count says: propose only the assertion's own fix (once verified)
+        # (inside a block's body the fix must hold for every instance: `infer` proposes it, see _body_fix)
+        written = None if in_body else _written_shape(assertion, computed)
+        rewrites = (Rewrite(f"if the assertion is the mistake, write `-> {written}`",
+                            (Edit(assertion.span, written),)),) if written is not None else ()
+        return False, replace(diag, notes=(*diag.notes, text), rewrites=rewrites)
+
+
+def _within(outer: Span, inner: Span) -> bool:
+    return (outer.line, outer.col) <= (inner.line, inner.col) and \
+        (inner.end_line, inner.end_col) <= (outer.end_line, outer.end_col)
+
+
+def _in_body(layer: ir.Layer, assertion: ir.Assertion) -> bool:
+    """Whether the assertion is written in a block's body, so checked once per instance (not on the
+    network's line that calls the block; an assertion on a call inside another block's body is)."""
+    return bool(layer.instance) and not _within(layer.instance[0][2], assertion.span)
+
+
+def _on_call(layer: ir.Layer, assertion: ir.Assertion) -> bool:
+    """Whether the assertion is on a line that calls a block (of its instance's arguments)."""
+    return any(_within(span, assertion.span) for *_, span in layer.instance)
+
+
+def _differing(assertion: ir.Assertion, stated: Shape, computed: Shape) -> list[int] | None:
+    """The checked axes where the asserted and the computed shape differ; None when the ranks do."""
+    if len(stated) != len(computed):
+        return None
+    return [i for i, d in enumerate(assertion.dims) if d is not None and E.same(stated[i], computed[i]) is not True]
+
+
+def _can_change(layer: ir.Layer, bad: list[int] | None) -> bool:
+    """Whether an argument of the layer itself can change the sizes that differ (a rank no argument does)."""
+    if bad is None:
+        return False
+    op = layer.op.conv if isinstance(layer.op, ir.FusedConv) else layer.op
+    if isinstance(op, ir.Conv):
+        return any(i >= 1 for i in bad)  # filters; kernel, stride, padding, dilation
+    if isinstance(op, (ir.Pool, ir.AdaptiveAvgPool)):
+        return any(i >= 2 for i in bad)
+    if isinstance(op, ir.Linear):
+        return 1 in bad
+    return False  # flatten, activations, dropout, lrn, batchnorm, add, concat
+
+
+def _errors(ctx: _Ctx, own: Span | None = None) -> int:
+    return sum(d.is_error and (own is None or d.span is None or not _within(own, d.span)) for d in ctx.diags)
+
+
+def _count(n: int) -> str:
+    return "no error" if n == 0 else f"{n} error{'s' if n != 1 else ''}"
+
+
+def _written_shape(assertion: ir.Assertion, computed: Shape) -> str | None:
+    """The assertion rewritten to hold for `computed`: a size that is not a number or a symbol of the
+    input becomes `_`; None when the ranks differ."""
+    if len(assertion.dims) != len(computed):
+        return None
+    out = []
+    for d, c in zip(assertion.dims, computed):
+        if d is None:
+            out.append("_")
+        elif isinstance(c, int):
+            out.append(str(c))
+        elif isinstance(c, E.Chain) and not c.steps:
+            out.append(c.sym)
+        else:
+            out.append("_")
+    return "[" + ", ".join(out) + "]"
 
 
 def _note_assumption(diags: list[Diagnostic], start: int, origin: tuple[ir.Layer, Shape | None]) -> None:
@@ -596,8 +994,8 @@ def _unused(ctx: _Ctx, net: ir.Network) -> None:
     if any(len(layer.inputs) == 0 for layer in net.layers):
         return  # a reference could not be resolved: what is used is not known
     used = {name for layer in net.layers for name in layer.inputs}
-    for layer in net.layers[:-1]:
-        if layer.name not in used and not layer.instance:
+    for layer in net.layers:
+        if layer.name not in used and layer.name != net.output_layer and not layer.instance:
             ctx.warn("W0404", layer, f"the output of `{layer.display_name}` is never used",
                      layer.name_span or layer.op_span,
                      helps=("remove the layer, or use it with `from` or in `add`/`concat`",))

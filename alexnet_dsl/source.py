@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +39,9 @@ class Source:
         # A byte-order mark (Windows editors write one) is not part of the text a person sees.
         if self.text.startswith("\ufeff"):
             object.__setattr__(self, "text", self.text[1:])
+        # A lone CR ends a line (classic Mac OS), as editors show it; CRLF stays as it is.
+        if "\r" in self.text:
+            object.__setattr__(self, "text", re.sub(r"\r(?!\n)", "\n", self.text))
 
     @staticmethod
     def from_file(path: str | Path) -> Source:

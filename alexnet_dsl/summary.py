@@ -64,7 +64,7 @@ def summary_text(a: Analysis, fused: dict[str, str] | None = None) -> str:
     if a.admissible:
         lines.append("admissible input sizes:")
         for sym, values in a.admissible.items():
-            lines.append(f"  {sym} in {values.describe(sym)}")
+            lines.append(f"  {sym}: no size works" if values.empty else f"  {sym} in {values.describe(sym)}")
     errors = len(a.errors)
     warnings = sum(d.severity.value == "warning" for d in a.diagnostics)
     lines.append(f"{errors} error(s), {warnings} warning(s)")

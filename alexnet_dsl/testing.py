@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hypothesis import assume
-from hypothesis import strategies as st
-
 from . import expr as E
 from .analysis import Analysis, check_source, check_text
+from .extras import needs
 from .solve import IntSet
+
+with needs("alexnet_dsl.testing"):  # one line naming the `test` extra, not a bare ModuleNotFoundError
+    from hypothesis import assume
+    from hypothesis import strategies as st
 
 __all__ = ["BrokenNetwork", "GeneratedNetwork", "admissible_inputs", "assert_shapes", "broken_networks",
            "networks"]
@@ -105,27 +107,38 @@ def admissible_inputs(spec, batch: int | st.SearchStrategy[int] | None = None,
 
 @dataclass(frozen=True)
 class GeneratedNetwork:
-    """A random spec, its input shape and the shape the checker predicts for every layer."""
+    """A random spec, its input shape, the shape the checker predicts for every layer, and the layer
+    the network returns (the last line)."""
 
     text: str
     input_shape: tuple[int, ...]
     shapes: dict[str, tuple[int, ...]] = field(hash=False)
+    output: str = ""
 
 
 @dataclass
 class _Builder:
-    lines: list[str] = field(default_factory=list)
+    """Layers in the order they are made, each reading only layers made before it; `render` writes
+    them in any order, with `from` wherever a line does not read the line above it."""
+
+    layers: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, op, input (None: a join)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # name -> (C, H, W) or (F,)
     order: list[str] = field(default_factory=list)
-    count: int = 0
 
-    def add(self, text: str, shape: tuple[int, ...]) -> str:
-        name = f"l{self.count}"
-        self.count += 1
-        self.lines.append(f"{name}: {text}")
+    def add(self, text: str, shape: tuple[int, ...], source: str | None) -> str:
+        name = f"l{len(self.order)}"
+        self.layers.append((name, text, source))
         self.shapes[name] = shape
         self.order.append(name)
         return name
+
+    def render(self, order: list[int]) -> list[str]:
+        lines, above = [], "x"
+        for i in order:
+            name, text, source = self.layers[i]
+            lines.append(f"{name}: {text}" + ("" if source in (None, above) else f" from {source}"))
+            above = name
+        return lines
 
 
 def _out(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
@@ -190,10 +203,15 @@ def _same_shape(draw, shape: tuple[int, int, int]) -> tuple[str, tuple[int, int,
 
 @st.composite
 def networks(draw, max_layers: int = 8, branches: bool = True, head: bool = True,
-             sizes: tuple[int, int] = (6, 40), channels: tuple[int, int] = (1, 6)) -> GeneratedNetwork:
+             sizes: tuple[int, int] = (6, 40), channels: tuple[int, int] = (1, 6),
+             any_order: bool = True) -> GeneratedNetwork:
     """Random valid specs over [N, C, H, W]: conv/pool/LRN/batchnorm/activations with random
     arguments (pairs, groups, dilation, ceil mode), branches joined with `add`/`concat`, and an
-    optional flatten + linear head."""
+    optional flatten + linear head.
+
+    With `any_order`, the lines come in a random order, not only in dependency order (`from` and joins
+    name layers further down), and unused side branches are added, reading any layer, the output
+    included; the network's output stays its last line, as the language defines it."""
     c = draw(st.integers(*channels))
     h, w = draw(st.integers(*sizes)), draw(st.integers(*sizes))
     b = _Builder()
@@ -218,38 +236,48 @@ def networks(draw, max_layers: int = 8, branches: bool = True, head: bool = True
                 source = draw(st.sampled_from(candidates))
                 sc = b.shapes[source][0]
                 if draw(st.booleans()):
-                    side = b.add(f"conv({shape[0]}, kernel=3, padding=1) from {source}", shape)
-                    current = b.add(f"add({current}, {side})", shape)
+                    side = b.add(f"conv({shape[0]}, kernel=3, padding=1)", shape, source)
+                    current = b.add(f"add({current}, {side})", shape, None)
                 else:
-                    side = b.add(f"conv({sc}, kernel=1) from {source}", (sc, *shape[1:]))
+                    side = b.add(f"conv({sc}, kernel=1)", (sc, *shape[1:]), source)
                     shape = (shape[0] + sc, *shape[1:])
-                    current = b.add(f"concat({current}, {side})", shape)
+                    current = b.add(f"concat({current}, {side})", shape, None)
                 continue
         if made is None:
             continue
         text, shape = made
-        if current != b.order[-1] if b.order else current != "x":
-            text += f" from {current}"
-        current = b.add(text, shape)
+        current = b.add(text, shape, current)
     if not b.order:
-        current = b.add("relu", shape)
+        current = b.add("relu", shape, current)
     if head and draw(st.booleans()):
         features = shape[0] * shape[1] * shape[2]
-        current = b.add("flatten", (features,))
+        current = b.add("flatten", (features,), current)
         for _ in range(draw(st.integers(1, 2))):
             f = draw(st.integers(1, 12))
-            current = b.add(f"linear({f})", (f,))
+            current = b.add(f"linear({f})", (f,), current)
             if draw(st.booleans()):
-                current = b.add(draw(st.sampled_from(["relu", "dropout(0.5)", "batchnorm", "softmax"])), (f,))
-    body = "\n".join("    " + line for line in b.lines)
+                current = b.add(draw(st.sampled_from(["relu", "dropout(0.5)", "batchnorm", "softmax"])), (f,),
+                                current)
+    output = current
+    order = list(range(len(b.order)))
+    if any_order:
+        made = list(b.order)
+        for _ in range(draw(st.integers(0, 2))):  # side branches that feed nothing, read by no one
+            source = draw(st.sampled_from(made))
+            b.add(draw(st.sampled_from(["relu", "tanh", "sigmoid"])), b.shapes[source], source)
+        # any order of the lines but the output's, which is the last line by definition
+        order = [*draw(st.permutations([i for i in range(len(b.order)) if b.order[i] != output])),
+                 b.order.index(output)]
+    body = "\n".join("    " + line for line in b.render(order))
     text = f"network Random(x: [N, {c}, {h}, {w}]) {{\n{body}\n}}\n"
     analysis = check_text(text)
     assert analysis.ok, f"networks() made an invalid spec:\n{text}\n{[d.message for d in analysis.errors]}"
+    assert analysis.network is not None and analysis.network.output_layer == output, text
     predicted = {i.layer.name: tuple(E.evaluate(d, {"N": 2}) for d in i.shape[1:]) for i in analysis.infos}
     for name, want in b.shapes.items():  # the generator's own arithmetic agrees with the checker
         if name != "x":
             assert predicted[name] == want, (name, predicted[name], want, text)
-    return GeneratedNetwork(text, (2, c, h, w), predicted)
+    return GeneratedNetwork(text, (2, c, h, w), predicted, output)
 
 
 # ---------------------------------------------------------------------------- broken networks
@@ -265,21 +293,22 @@ class BrokenNetwork:
     valid_text: str
 
 
-_MISTAKES = ("assertion", "groups", "kernel", "unknown_op", "unknown_arg", "float_arg", "duplicate",
-             "unknown_ref", "linear_rank", "join")
+_MISTAKES = ("assertion", "wrong_assertion", "groups", "kernel", "unknown_op", "unknown_arg", "float_arg",
+             "duplicate", "unknown_ref", "linear_rank", "join")
 
 
 @st.composite
 def broken_networks(draw, mistakes: tuple[str, ...] = _MISTAKES) -> BrokenNetwork:
     """A valid random network with exactly one mistake put in (shape, name, argument or rank)."""
-    net = draw(networks(max_layers=6, head=False))
+    # in dependency order and without side branches: a prefix of the lines is a valid network
+    net = draw(networks(max_layers=6, head=False, any_order=False))
     lines = net.text.splitlines()
     last = lines[-2].strip().split(":")[0]
     c, h, w = net.shapes[last]
     mistake = draw(st.sampled_from(mistakes))
     i = draw(st.integers(1, len(lines) - 2))  # a layer line (0-based)
     name = lines[i].strip().split(":")[0]
-    code = {"assertion": "E0301", "groups": "E0303", "kernel": "E0305", "unknown_op": "E0101",
+    code = {"assertion": "E0301", "wrong_assertion": "E0301", "groups": "E0303", "kernel": "E0305", "unknown_op": "E0101",
             "unknown_arg": "E0102", "float_arg": "E0104", "duplicate": "E0201", "unknown_ref": "E0202",
             "linear_rank": "E0306", "join": "E0307"}[mistake]
     appended = {
@@ -306,6 +335,17 @@ def broken_networks(draw, mistakes: tuple[str, ...] = _MISTAKES) -> BrokenNetwor
         wrong[k] = wrong[k] + draw(st.sampled_from([1, 2])) if wrong[k] < 3 else wrong[k] - 1
         lines[i] += " -> [N, " + ", ".join(map(str, wrong)) + "]"
         return BrokenNetwork("\n".join(lines) + "\n", code, i + 1, valid)
+    elif mistake == "wrong_assertion":
+        # The assertion is the mistake and every later layer asserts its true shape: checking must go on
+        # from the computed shape, so the correct lines after it are not flagged (one mistake, one error).
+        wrong = list(net.shapes[name])
+        k = draw(st.integers(0, len(wrong) - 1))
+        wrong[k] = wrong[k] + draw(st.sampled_from([1, 2])) if wrong[k] < 3 else wrong[k] - 1
+        for j in range(i + 1, len(lines) - 1):
+            later = lines[j].strip().split(":")[0]
+            if "->" not in lines[j] and later in net.shapes:
+                lines[j] += " -> [N, " + ", ".join(map(str, net.shapes[later])) + "]"
+        lines[i] += " -> [N, " + ", ".join(map(str, wrong)) + "]"
     elif mistake == "duplicate":
         lines.insert(i + 1, f"    {name}: relu")
         i += 1
@@ -330,16 +370,17 @@ def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str | No
     """
     import sys
 
-    import torch
+    with needs("alexnet_dsl.testing.assert_shapes"):
+        import torch
 
     from .codegen import forward_plan, input_arg, network_for
 
     if isinstance(spec_or_module, torch.nn.Module):
         model = spec_or_module
-        analysis = getattr(model, "dslc_analysis", None)
+        analysis = getattr(model, "_dslc_analysis", None)
         if analysis is None:
             raise TypeError("assert_shapes needs a spec or a module made by alexnet_dsl.compile")
-        backend = model.dslc_backend
+        backend = model._dslc_backend
         if device is None:
             device = next((str(p.device) for p in model.parameters()), "cpu")
         model = model.to(device)
@@ -365,7 +406,7 @@ def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str | No
     arg = input_arg(network_for(analysis, backend))
     namespace = sys.modules[type(model).__module__].__dict__
     x = torch.empty(input_shape, device=device)
-    model.check_input(x)
+    model._check_input(x)
     env: dict = {"self": model, arg: x}
     rows: list[tuple[str, str, str, bool]] = []
     failed = False

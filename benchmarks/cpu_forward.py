@@ -83,6 +83,7 @@ def op_medians(batch: int, iters: int, warmup: int) -> None:
     a1c, a2c, x1c, w1c, x2c, w2c = (ops.to_fast_layout(t) for t in (a1, a2, x1, w1, x2, w2))
     h6, w6, b6 = torch.randn(batch, 9216), torch.randn(4096, 9216), torch.randn(4096)
     h7, w7, b7 = torch.randn(batch, 4096), torch.randn(4096, 4096), torch.randn(4096)
+    fc7 = nn.Linear(4096, 4096)
     t1, buf = a1 + 2, torch.empty_like(a1)
     torch_lrn = nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
     rows = [  # (name, what the eager baseline runs, what ours runs)
@@ -98,6 +99,8 @@ def op_medians(batch: int, iters: int, warmup: int) -> None:
         ),
         ("fc6 + relu", lambda: F.linear(h6, w6, b6).relu_(), lambda: ops.linear(h6, w6, b6, relu=True)),
         ("fc7 + relu", lambda: F.linear(h7, w7, b7).relu_(), lambda: ops.linear(h7, w7, b7, relu=True)),
+        # what generated modules run: the nn.Linear called as a module (hooks fire), F.linear routed to oneDNN
+        ("fc7 module + relu", lambda: fc7(h7).relu_(), lambda: ops.fast_call(fc7, h7).relu_()),
     ]
     fns = {}
     for name, base, ours in rows:

@@ -168,3 +168,62 @@ def test_windows_files_byte_order_mark_and_crlf(tmp_path):
     assert r.returncode == 1
     assert f"--> {bad}:2:20" in r.stderr and "2 |     conv(4, kernel=9)\n" in r.stderr
     assert "\\r" not in r.stderr and "\\x0d" not in r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["human", "json"])
+def test_a_missing_file_among_several_does_not_hide_the_others(tmp_path, fmt):
+    good, bad = tmp_path / "good.net", tmp_path / "bad.net"
+    good.write_text(ALEXNET.read_text())
+    bad.write_text(BAD.read_text())
+    missing = tmp_path / "missing.net"
+    r = run("check", "--format", fmt, str(good), str(missing), str(bad))
+    assert r.returncode == 2  # an unreadable file is a usage problem, whatever the others say
+    assert r.stderr.count(f"cannot read `{missing}`: no such file") == 1
+    if fmt == "json":
+        docs = json.loads(r.stdout)
+        # one entry per file named, in order: the missing one says why, in its place
+        assert [d["file"] for d in docs] == [str(good), str(missing), str(bad)]
+        assert [d["ok"] for d in docs] == [True, False, False]
+        assert docs[1]["error"] == f"cannot read `{missing}`: no such file" and docs[1]["network"] is None
+    else:
+        assert f"{good}: AlexNet: ok" in r.stderr and f"{bad}: AlexNet: 1 error" in r.stderr
+        assert "error[E0301]" in r.stderr
+    summary = run("summary", str(missing), str(good))
+    assert summary.returncode == 2 and "conv1" in summary.stdout and "missing.net" in summary.stderr
+
+
+def test_sizes_on_the_command_line_take_ascii_digits_only():
+    from alexnet_dsl.cli_compile import parse_sizes
+
+    assert parse_sizes("H=227,W=227") == {"H": 227, "W": 227}
+    for text in ("H=２２７", "H=٣"):  # int() would read both
+        with pytest.raises(ValueError, match="NAME=INT"):
+            parse_sizes(text)
+
+
+def test_json_for_a_missing_file_alone_is_its_entry(tmp_path):
+    missing = tmp_path / "missing.net"
+    for command in ("check", "summary"):
+        r = run(command, "--format", "json", str(missing))
+        assert r.returncode == 2 and "no such file" in r.stderr
+        doc = json.loads(r.stdout)  # JSON on stdout all the same: one object, as for one readable file
+        assert doc == {"file": str(missing), "network": None, "ok": False,
+                       "error": f"cannot read `{missing}`: no such file", "diagnostics": []}
+
+
+@pytest.mark.parametrize("text", [
+    "network Named(x: [N, 3, 8, 8]) {\n    conv(3 kernel=3)\n}\n",  # a syntax error
+    "network Named(x: [N, 3, N, N]) {\n    relu\n}\n",  # an input shape that cannot be checked
+])
+def test_verdict_names_the_network_even_when_it_could_not_be_checked(text):
+    r = run("check", "-q", "-", stdin=text)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == "<stdin>: Named: 1 error, 0 warnings"
+
+
+def test_bad_memory_budget_variable_is_named_by_dslc_compile(tmp_path):
+    env = {**os.environ, "NO_COLOR": "1", "DSLC_MEMORY_BUDGET": "-1"}
+    r = subprocess.run([sys.executable, "-m", "alexnet_dsl.cli", "compile", str(ALEXNET), "-o", str(tmp_path / "a.py")],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert r.returncode == 2 and "internal error" not in r.stderr
+    assert "DSLC_MEMORY_BUDGET='-1'" in r.stderr and "negative" in r.stderr

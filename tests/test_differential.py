@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from profiles import scaled
 from torch_oracle import run_meta
 
+import alexnet_dsl
 from alexnet_dsl import expr as E
+from alexnet_dsl import ir
 from alexnet_dsl.analysis import check_text
 from alexnet_dsl.testing import broken_networks, networks
 
@@ -22,6 +28,88 @@ def test_random_networks_shapes_and_params_match_torch(net):
     for info in a.infos:
         assert tuple(E.evaluate(d, {"N": 2}) for d in info.shape) == shapes[info.layer.name], info.layer.name
     assert a.params == params
+
+
+def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The value of layer `output`, computed from the IR with torch.nn.functional and the parameters in
+    `state` (keys `LAYER.weight`, ...), in eval mode. Each layer is evaluated when a reader asks for it,
+    so no topological order (and nothing of alexnet_dsl's compiler) is involved."""
+    layers = {layer.name: layer for layer in net.layers}
+    values: dict[str, torch.Tensor] = {net.input_name: x}
+
+    def value(name: str) -> torch.Tensor:
+        if name not in values:
+            values[name] = run(layers[name], [value(n) for n in layers[name].inputs])
+        return values[name]
+
+    def run(layer: ir.Layer, xs: list[torch.Tensor]) -> torch.Tensor:
+        op, x = layer.op, xs[0]
+        p = {key.split(".")[-1]: v for key, v in state.items() if key.rsplit(".", 1)[0] == layer.name}
+        if isinstance(op, ir.Conv):
+            return F.conv2d(x, p["weight"], p.get("bias"), op.stride, op.padding, op.dilation, op.groups)
+        if isinstance(op, ir.Pool) and op.kind == "max":
+            return F.max_pool2d(x, op.kernel, op.stride, op.padding, ceil_mode=op.ceil)
+        if isinstance(op, ir.Pool):
+            return F.avg_pool2d(x, op.kernel, op.stride, op.padding, ceil_mode=op.ceil,
+                                count_include_pad=op.count_include_pad)
+        if isinstance(op, ir.AdaptiveAvgPool):
+            return F.adaptive_avg_pool2d(x, op.output)
+        if isinstance(op, ir.LRN):  # the paper's alpha is not divided by the size; PyTorch's is
+            return F.local_response_norm(x, op.size, op.alpha * op.size, op.beta, op.k)
+        if isinstance(op, ir.BatchNorm):
+            return F.batch_norm(x, p["running_mean"], p["running_var"], p["weight"], p["bias"], False, 0.0, op.eps)
+        if isinstance(op, ir.Dropout):
+            return x
+        if isinstance(op, ir.Flatten):
+            return x.flatten(1)
+        if isinstance(op, ir.Linear):
+            return F.linear(x, p["weight"], p.get("bias"))
+        if isinstance(op, ir.Activation):
+            return {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+                    "softmax": lambda t: F.softmax(t, dim=1)}[op.kind](x)
+        if isinstance(op, ir.Add):
+            return torch.stack(xs).sum(0)
+        if isinstance(op, ir.Concat):
+            return torch.cat(xs, dim=1)
+        raise AssertionError(f"no reference for {op}")
+
+    return value(output)
+
+
+@settings(max_examples=scaled(60), deadline=None)
+@given(networks(), st.integers(0, 2**31 - 1))
+def test_compiled_module_returns_the_checked_output_layer(net, seed):
+    """Specs in any line order, with side branches: the compiled module returns the value of the
+    layer the checker checked as the output (the last line), evaluated independently from the IR."""
+    a = check_text(net.text)
+    assert a.ok and a.network is not None
+    assert a.network.output_layer == net.output  # the generator's own notion of the output: the last line
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # W0404 for the side branches
+        model = alexnet_dsl.compile(net.text, backend="torch", memory_budget=None).eval()
+    gen = torch.Generator().manual_seed(seed)
+    state = {k: torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1 if v.is_floating_point() else v
+             for k, v in model.state_dict().items()}
+    for k in state:
+        if k.endswith("running_var"):
+            state[k] = state[k].abs() + 0.5
+    x = torch.randn(net.input_shape, generator=gen, dtype=torch.float64)
+    want = evaluate(a.network, net.output, x, state)
+    assert tuple(want.shape[1:]) == net.shapes[net.output] == tuple(E.evaluate(d, {"N": 2}) for d in a.output[1:])
+    model = model.double()
+    model.load_state_dict(state)
+    with torch.no_grad():
+        got = model(x)
+        want32 = evaluate(a.network, net.output, x.float(), {k: v.float() if v.is_floating_point() else v
+                                                                for k, v in state.items()})
+    # Both sides compute in float64; they may differ only by rounding (summation orders, channels-last
+    # algorithms). The bound: what float32 arithmetic itself gets wrong on the same data (PyTorch's own
+    # error, at least one float32 rounding of the largest output), far above any float64 rounding, far
+    # below what another layer's value would differ by.
+    scale = want.abs().max().item()
+    tol = max((want32.double() - want).abs().max().item(), torch.finfo(torch.float32).eps * scale)
+    assert got.shape == want.shape, (net.text, got.shape, want.shape)
+    assert (got - want).abs().max().item() <= tol, net.text
 
 
 # Loose networks: random arguments with no attempt at validity; the checker's verdict must be

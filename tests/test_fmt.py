@@ -16,7 +16,7 @@ from alexnet_dsl.fmt import fingerprint, format_text
 ROOT = Path(__file__).parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.net"))
 FILES = SPECS + sorted((ROOT / "tests" / "data" / "bad").glob("*.net"))
-COMMENT = re.compile(r"#[^\n]*")
+COMMENT = re.compile(r"#[^\r\n]*")  # a lone CR ends a line too
 
 
 def comments(text: str) -> list[str]:

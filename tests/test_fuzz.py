@@ -113,10 +113,12 @@ ALEXNET = SPECS["alexnet.net"]
     ALEXNET.replace("    ", "\t"),
     ALEXNET.replace("227, 227", "H, W").replace("-> [N, 256, 6, 6]", "-> [N, 256, 1000000, 1000000]"),
 ])
-def test_extreme_inputs(text):
+def test_extreme_inputs(text, ordinary_check_seconds):
+    # no hang, no blow-up: less time than checking an ordinary 2,000-layer spec, measured in the same run (the
+    # slowest of these takes about 1/25 of that on any machine; a quadratic pass over a 1 MB input, thousands)
     start = time.perf_counter()
     checks_cleanly(text)
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < ordinary_check_seconds
 
 
 def test_recursive_and_deeply_nested_blocks():
@@ -126,31 +128,46 @@ def test_recursive_and_deeply_nested_blocks():
     chain = "".join(f"block b{i}(n) {{\n    b{i + 1}(n)\n}}\n" for i in range(500))
     chain += "block b500(n) {\n    conv(n, kernel=1)\n}\nnetwork D(x: [N, 3, 8, 8]) {\n    b0(4)\n}\n"
     a = check_text(chain)
-    assert [d.code for d in a.errors] == ["E0203"] and "levels" in a.errors[0].message
+    assert [d.code for d in a.errors] == ["E0205"] and "levels" in a.errors[0].message  # deep, not a cycle
+
+
+def big_spec(n: int) -> str:
+    """An ordinary spec of n layers."""
+    return "network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n    conv(4, kernel=3, padding=1)\n" * (n // 2) + "}\n"
+
+
+def fastest_check(text: str, runs: int = 2) -> float:
+    """Seconds to check `text`, the faster of `runs` runs: a busy shared machine only ever slows a run down."""
+    best = math.inf
+    for _ in range(runs):
+        start = time.perf_counter()
+        a = check_text(text)
+        best = min(best, time.perf_counter() - start)
+        assert a.ok
+    return best
+
+
+@pytest.fixture(scope="module")
+def ordinary_check_seconds() -> float:
+    """The unit of time for this module: checking an ordinary 2,000-layer spec on this machine, now. Time limits
+    are multiples of it, so they hold on a slow CPU and a fast one alike."""
+    return fastest_check(big_spec(2_000))
 
 
 def test_huge_file_checks_in_linear_time():
-    def spec(n: int) -> str:
-        return "network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n    conv(4, kernel=3, padding=1)\n" * (n // 2) + "}\n"
-
-    times = []
-    for n in (10_000, 20_000):
-        best = math.inf
-        for _ in range(2):  # the faster of two runs: a busy shared machine only ever slows a run down
-            start = time.perf_counter()
-            a = check_text(spec(n))
-            best = min(best, time.perf_counter() - start)
-            assert a.ok and len(a.infos) == n
-        times.append(best)
+    times = [fastest_check(big_spec(n)) for n in (10_000, 20_000)]
     assert times[1] < 3.0 * times[0], times  # twice the layers: about twice the time, never four
 
 
 def test_100k_layer_file():
     text = "network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n" * 100_000 + "}\n"
+    ten_thousand = fastest_check("network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n" * 10_000 + "}\n")
     start = time.perf_counter()
     a = check_source(Source("big.net", text))
     assert a.ok and len(a.infos) == 100_000
-    assert time.perf_counter() - start < 60
+    # ten times the layers in linear time, with the slack of the test above (x1.5) and twice that again for a
+    # single run of ~10 s on a shared machine: 30 times the 10,000-layer check, measured just before
+    assert time.perf_counter() - start < 30 * ten_thousand
 
 
 def test_cli_never_prints_a_traceback(tmp_path):

@@ -88,7 +88,7 @@ def test_graph_command_writes_each_format(tmp_path: Path, ext: str, magic: bytes
     data = out.read_bytes()
     assert magic in data[:400]
     if ext == "svg":
-        assert data.count(b'class="node"') == len(check_file(ALEXNET).network.layers) + 1
+        assert data.count(b'class="node"') == len(check_file(ALEXNET).network.layers) + 2  # input, output
     assert capsys.readouterr().err == f"{out}: AlexNet, 24 layers\n"
 
 
@@ -241,7 +241,7 @@ def test_report_in_a_headless_browser(tmp_path: Path):
     assert '<table id="layers">' in dom.stdout
     rows = re.findall(r"<tr[ >]", dom.stdout)
     assert len(rows) == len(check_file(BAD).infos) + 2  # header, input, one per layer
-    assert dom.stdout.count('class="node"') == len(check_file(BAD).network.layers) + 1
+    assert dom.stdout.count('class="node"') == len(check_file(BAD).network.layers) + 2  # input, output
     assert "error[E0301]" in dom.stdout
     assert console_messages(dom.stderr) == []
 
@@ -263,3 +263,18 @@ def test_browser_console_errors_are_detected(tmp_path: Path):
                     'script-src \'unsafe-inline\'"><p>x</p><script>throw new Error("boom")</script>')
     r = chromium(page, "--dump-dom", tmp_path=tmp_path)
     assert any("Uncaught Error: boom" in line for line in console_messages(r.stderr)), r.stderr[-2000:]
+
+
+def test_graph_marks_the_output_layer_with_an_edge_to_an_output_node():
+    """The returned layer is the checked output (net.output_layer), not the last node drawn: here `c`,
+    while `a` (after it in no order of the text) is a side branch."""
+    a = check_text("network T(x: [N, 4]) -> [N, 4] {\n    a: linear(8) from b\n    b: tanh from x\n"
+                   "    c: sigmoid from x\n}\n")
+    dot = dot_source(a, {})
+    assert re.findall(r"^\s*(\S+) -> output$", dot, re.M) == ["L2"]  # c, the layer the network returns
+    out = re.search(r"^\s*output \[.*$", dot, re.M).group()
+    assert "style=\"filled,bold\"" in out and "[N, 4]" in out
+    dot, alexnet = dot_of(ALEXNET)
+    last = f"L{len(alexnet.network.layers) - 1}"
+    assert re.findall(r"^\s*(\S+) -> output$", dot, re.M) == [last]
+    assert "[N, 1000]" in re.search(r"^\s*output \[.*$", dot, re.M).group()

@@ -7,11 +7,22 @@ is the same).
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tolerance import (
+    U32,
+    UNIT_ROUNDOFF,
+    assert_as_accurate_as_torch,
+    assert_float64_close,
+    assert_within,
+    linear_bound,
+    lrn_bound,
+)
 
 from alexnet_dsl import ops
 
@@ -38,6 +49,16 @@ def naive_lrn(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -
     return out
 
 
+def assert_lrn_close(got: torch.Tensor, x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> None:
+    """`got` within the rounding-error bound of an LRN evaluated in got's precision (tolerance.lrn_bound) of
+    torch's LRN of the same (exact) input in float64; a float64 `got` is compared with twice the float64 bound
+    (both it and the oracle round)."""
+    x64 = x.detach().double()
+    u = UNIT_ROUNDOFF[got.dtype]
+    _, bound = lrn_bound(x64, None, size, alpha, beta, k, u=u)
+    assert_within(got.detach(), oracle(x64, size, alpha, beta, k), bound * (2 if u < U32 else 1), "lrn")
+
+
 def assert_lrn_matters(x: torch.Tensor, want: torch.Tensor, beta: float, k: float) -> None:
     """Guard against vacuous tests: the output must be far from the constant scale x / k**beta."""
     far = (want - x / k**beta).abs().max() / want.abs().max()
@@ -59,23 +80,22 @@ def test_lrn_matches_torch(
     assert_lrn_matters(x, want, 0.75, k)
     got = ops.lrn(x.requires_grad_(grad), size, alpha, 0.75, k)
     assert got.requires_grad == grad
-    torch.testing.assert_close(got.detach(), want, rtol=2e-5, atol=1e-6)
+    assert_lrn_close(got, x, size, alpha, 0.75, k)
 
 
 def test_lrn_naive_formula_agrees_with_oracle() -> None:
     """Pins the oracle itself to the paper's window for even and odd sizes, borders included."""
     x = torch.randn(2, 9, 2, 2, dtype=torch.float64) * 3
     for size in (1, 2, 4, 5, 6, 12):
-        torch.testing.assert_close(oracle(x, size, 1.0, 0.75, 1.0), naive_lrn(x, size, 1.0, 0.75, 1.0))
+        assert_lrn_close(naive_lrn(x, size, 1.0, 0.75, 1.0), x, size, 1.0, 0.75, 1.0)
 
 
 @pytest.mark.parametrize("beta", [0.75, 0.5, 1.0, 0.6, 0.0])
 @pytest.mark.parametrize("grad", [False, True], ids=["fast", "autograd"])
 def test_lrn_betas(beta: float, grad: bool) -> None:
     x = torch.randn(3, 10, 4, 4) * 100
-    want = oracle(x, 5, 1e-4, beta, 2.0)
     got = ops.lrn(x.requires_grad_(grad), 5, 1e-4, beta, 2.0)
-    torch.testing.assert_close(got.detach(), want, rtol=2e-5, atol=1e-6)
+    assert_lrn_close(got, x, 5, 1e-4, beta, 2.0)
 
 
 @pytest.mark.parametrize("grad", [False, True], ids=["fast", "autograd"])
@@ -85,7 +105,7 @@ def test_lrn_2d_input(grad: bool) -> None:
     assert_lrn_matters(x, want, 0.75, 2.0)
     got = ops.lrn(x.requires_grad_(grad), 5, 1e-4, 0.75, 2.0)
     assert got.shape == (4, 11)
-    torch.testing.assert_close(got.detach(), want, rtol=2e-5, atol=1e-6)
+    assert_lrn_close(got, x, 5, 1e-4, 0.75, 2.0)
 
 
 def test_lrn_channels_last_stays_channels_last() -> None:
@@ -93,7 +113,7 @@ def test_lrn_channels_last_stays_channels_last() -> None:
     with torch.inference_mode():
         got = ops.lrn(x, 5, 1e-4, 0.75, 2.0)
     assert got.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(got, oracle(x.contiguous(), 5, 1e-4, 0.75, 2.0), rtol=2e-5, atol=1e-6)
+    assert_lrn_close(got, x, 5, 1e-4, 0.75, 2.0)
 
 
 @pytest.mark.parametrize("batch", [0, 1, 3, 40])
@@ -103,18 +123,18 @@ def test_lrn_any_batch(batch: int) -> None:
     with torch.inference_mode():
         got = ops.lrn(x, 5, 1e-4, 0.75, 2.0)
     assert got.shape == x.shape
-    torch.testing.assert_close(got, oracle(x, 5, 1e-4, 0.75, 2.0), rtol=2e-5, atol=1e-6)
+    assert_lrn_close(got, x, 5, 1e-4, 0.75, 2.0)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_lrn_inplace(channels_last: bool) -> None:
     x = torch.randn(5, 96, 9, 9) * 100
     x = ops.to_fast_layout(x) if channels_last else x
-    want = oracle(x, 5, 1e-4, 0.75, 2.0)
+    before = x.clone()
     with torch.no_grad():
         got = ops.lrn(x, 5, 1e-4, 0.75, 2.0, inplace=True)
     assert got is x
-    torch.testing.assert_close(x, want, rtol=2e-5, atol=1e-6)
+    assert_lrn_close(x, before, 5, 1e-4, 0.75, 2.0)
 
 
 def test_lrn_inplace_is_ignored_when_a_gradient_is_needed() -> None:
@@ -154,9 +174,11 @@ def test_lrn_gradient_matches_torch() -> None:
     x = torch.randn(2, 7, 3, 3, dtype=torch.float64) * 100
     a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
     g = torch.randn_like(x)
+    c = x.float().requires_grad_()
     ops.lrn(a, 4, 1e-4, 0.75, 2.0).backward(g)
     oracle(b, 4, 1e-4, 0.75, 2.0).backward(g)
-    torch.testing.assert_close(a.grad, b.grad)
+    oracle(c, 4, 1e-4, 0.75, 2.0).backward(g.float())  # measures this gradient's rounding
+    assert_float64_close(a.grad, b.grad, c.grad, "lrn gradient")
 
 
 def test_lrn_rejects_bad_arguments() -> None:
@@ -186,9 +208,9 @@ def test_lrn_property(n, c, hw, size, alpha, beta, k, grad, channels_last, inpla
     x = torch.randn(n, c, *hw, generator=gen, dtype=torch.float64) * alpha**-0.5
     if channels_last:
         x = ops.to_fast_layout(x)
-    want = naive_lrn(x, size, alpha, beta, k)
+    before = x.clone()
     got = ops.lrn(x.requires_grad_(grad), size, alpha, beta, k, inplace=inplace)
-    torch.testing.assert_close(got.detach(), want)
+    assert_lrn_close(got, before, size, alpha, beta, k)
     assert (got is x) == (inplace and not grad)
 
 
@@ -202,7 +224,9 @@ def test_linear_matches_torch(relu: bool, bias: bool, grad: bool) -> None:
     want = torch.relu(want) if relu else want
     got = ops.linear(x, w, b, relu=relu)
     assert got.requires_grad == grad
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    exact, bound = linear_bound(x, w.detach(), b)  # ReLU is 1-Lipschitz: the bound carries over
+    assert_within(got.detach(), exact.relu() if relu else exact, bound, "ops.linear")
+    assert_within(want.detach(), exact.relu() if relu else exact, bound, "F.linear")  # the oracle, too
     if grad:
         got.sum().backward()
         assert w.grad is not None
@@ -211,10 +235,10 @@ def test_linear_matches_torch(relu: bool, bias: bool, grad: bool) -> None:
 def test_linear_fc_sized() -> None:
     """A long reduction (K = 9216, as fc6) agrees with MKL's to float rounding."""
     x, w, b = torch.randn(16, 9216), torch.randn(64, 9216) / 96, torch.randn(64)
+    exact, bound = linear_bound(x, w, b)
     with torch.inference_mode():
-        torch.testing.assert_close(
-            ops.linear(x, w, b, relu=True), F.linear(x, w, b).relu(), rtol=1e-4, atol=1e-4
-        )
+        assert_within(ops.linear(x, w, b, relu=True), exact.relu(), bound, "ops.linear")
+        assert_within(F.linear(x, w, b).relu(), exact.relu(), bound, "F.linear")
 
 
 def test_linear_takes_the_onednn_path_only_without_grad() -> None:
@@ -251,18 +275,21 @@ def test_ops_under_torch_compile() -> None:
     conv = ops.fast_layout_(torch.nn.Conv2d(3, 8, 3))
     fc = torch.nn.Linear(8 * 3 * 3, 5)
 
-    def net(x: torch.Tensor) -> torch.Tensor:
+    def net(x: torch.Tensor, conv=conv, fc=fc) -> torch.Tensor:
         x = F.relu(conv(ops.to_fast_layout(x)), inplace=True)
         x = F.max_pool2d(ops.lrn(x, 5, 1e-4, 0.75, 2.0), 2)
         return F.softmax(ops.linear(torch.flatten(x, 1), fc.weight, fc.bias, relu=True), dim=1)
 
+    conv64, fc64 = copy.deepcopy(conv).double(), copy.deepcopy(fc).double()  # the same net in float64
+
     x = torch.randn(2, 3, 8, 8) * 100
     compiled = torch.compile(net, fullgraph=True)
     with torch.no_grad():
-        want = net(x)
-        torch.testing.assert_close(compiled(x), want, rtol=1e-4, atol=1e-6)
+        assert_as_accurate_as_torch(compiled(x), net(x), net(x.double(), conv64, fc64), "compiled net")
     xg = x.clone().requires_grad_()
     compiled(xg).square().sum().backward()
     xr = x.clone().requires_grad_()
     net(xr).square().sum().backward()
-    torch.testing.assert_close(xg.grad, xr.grad, rtol=1e-4, atol=1e-8)
+    x64 = x.double().requires_grad_()
+    net(x64, conv64, fc64).square().sum().backward()
+    assert_as_accurate_as_torch(xg.grad, xr.grad, x64.grad, "compiled net's gradient")

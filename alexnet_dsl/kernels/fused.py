@@ -40,7 +40,7 @@ def triton_available(device: str | torch.device | None = None) -> tuple[bool, st
     try:
         import triton
     except ModuleNotFoundError as e:
-        return False, f"triton is not installed ({e}; pip install triton)"
+        return False, f"triton is not installed ({e}; pip install 'alexnet-dsl[triton]')"
     except Exception as e:  # a broken install should say so, not crash the caller
         return False, f"triton failed to import: {type(e).__name__}: {e}"
     interpret = bool(triton.knobs.runtime.interpret)
@@ -62,6 +62,9 @@ def triton_available(device: str | torch.device | None = None) -> tuple[bool, st
 
 def _kernels() -> ModuleType:
     """The triton-dependent module, imported on first use."""
+    from ..extras import require
+
+    require("triton", what="fused_conv2d")  # not installed: one line naming the extra
     try:
         from . import conv_lrn
     except ImportError as e:

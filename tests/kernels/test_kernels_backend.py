@@ -3,10 +3,12 @@ tensors) and computes what backend="torch" computes."""
 
 from __future__ import annotations
 
-import time
+import copy
 from pathlib import Path
 
+import pytest
 import torch
+from tolerance import assert_as_accurate_as_torch
 
 import alexnet_dsl
 from alexnet_dsl.testing import assert_shapes
@@ -34,28 +36,40 @@ def pair(spec, **kw) -> tuple[torch.nn.Module, torch.nn.Module]:
     return ref, fused
 
 
-def test_small_network_matches_torch_forward_and_backward():
+@pytest.fixture
+def full_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernels in full fp32, to be held to PyTorch's own fp32 accuracy. By default they follow
+    cudnn.allow_tf32 (True), where LRN sums squares split in 2 bf16 parts (2^-14 relative each); that mode has its
+    own derived bound in test_kernels_fused_conv.py."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+
+
+def assert_gradients_as_accurate_as_torch(ref, fused, ref64) -> None:
+    """Parameter gradients (after one backward each) within tolerance.SAME_ACCURACY of PyTorch's fp32 error."""
+    for (name, a), (_, b), (_, c) in zip(ref.named_parameters(), fused.named_parameters(), ref64.named_parameters()):
+        assert_as_accurate_as_torch(b.grad, a.grad, c.grad, f"gradient of {name}")
+
+
+def test_small_network_matches_torch_forward_and_backward(full_fp32):
     ref, fused = pair(SMALL)
+    ref64 = copy.deepcopy(ref).double()  # the same function in float64: the exact value to within 1e-15
     assert fused.dslc_backend == "triton" and "fused_conv2d" in fused.dslc_source
     x = torch.randn(3, 6, 13, 11) * 10
-    torch.testing.assert_close(fused(x), ref(x), rtol=1e-5, atol=1e-5)
+    assert_as_accurate_as_torch(fused(x), ref(x), ref64(x.double()), "forward")
     ref(x).square().sum().backward()
     fused(x).square().sum().backward()
-    for (name, a), (_, b) in zip(ref.named_parameters(), fused.named_parameters()):
-        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-4, msg=name)
+    ref64(x.double()).square().sum().backward()
+    assert_gradients_as_accurate_as_torch(ref, fused, ref64)
 
 
-def test_alexnet_matches_torch():
+def test_alexnet_matches_torch(full_fp32):
     ref, fused = pair(ROOT / "specs" / "alexnet.net")
     ref.eval()
     fused.eval()
+    ref64 = copy.deepcopy(ref).double()
     x = torch.randn(1, 3, 227, 227) * 100  # pixel-scale inputs: LRN changes the result visibly
-    start = time.perf_counter()
     with torch.no_grad():
-        got = fused(x)
-        want = ref(x)
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
-    assert time.perf_counter() - start < 120
+        assert_as_accurate_as_torch(fused(x), ref(x), ref64(x.double()), "AlexNet's output")
 
 
 def test_runtime_shapes_with_fused_layers():
@@ -69,7 +83,8 @@ def test_auto_uses_torch_ops_for_cpu_tensors():
     ref, _ = pair(SMALL)
     model.load_state_dict(ref.state_dict())
     x = torch.randn(2, 6, 13, 11)
-    torch.testing.assert_close(model(x), ref(x))
+    # the same PyTorch ops on the same data in one process: the same bits, on any machine
+    assert torch.equal(model(x), ref(x))
 
 
 def test_fused_shapes_of_every_shipped_spec_on_meta():
@@ -83,15 +98,16 @@ def test_fused_shapes_of_every_shipped_spec_on_meta():
         assert_shapes(path, shape, backend="triton")
 
 
-def test_fused_model_compiles_with_torch_compile_in_one_graph():
+def test_fused_model_compiles_with_torch_compile_in_one_graph(full_fp32):
     """torch.compile(fullgraph=True) of a model with fused layers: the kernel is one opaque node (no graph
     break), Inductor compiles the rest, and forward and parameter gradients are still the torch backend's."""
     ref, fused = pair(SMALL)
+    ref64 = copy.deepcopy(ref).double()
     torch._dynamo.reset()
     compiled = torch.compile(fused, fullgraph=True)
     x = torch.randn(3, 6, 13, 11) * 10
-    torch.testing.assert_close(compiled(x), ref(x), rtol=1e-5, atol=1e-5)
+    assert_as_accurate_as_torch(compiled(x), ref(x), ref64(x.double()), "forward")
     ref(x).square().sum().backward()
     compiled(x).square().sum().backward()
-    for (name, a), (_, b) in zip(ref.named_parameters(), fused.named_parameters()):
-        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-4, msg=name)
+    ref64(x.double()).square().sum().backward()
+    assert_gradients_as_accurate_as_torch(ref, fused, ref64)

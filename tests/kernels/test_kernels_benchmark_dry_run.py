@@ -38,8 +38,10 @@ def test_dry_run(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert report["mode"] == "dry-run"
     for row in report["shapes"]:
-        assert row["floor_s"] * 1e6 == pytest.approx(FLOORS_US[(row["block"], row["mode"])], rel=0.02)
-        assert row["gflop"] == pytest.approx(GFLOP[row["block"]], rel=0.01)
+        # REFERENCE.md prints the floors rounded to whole microseconds, GFLOP to one decimal ("~68 us" is a
+        # rounded maximum of two floors): equal to within half a unit of the last printed digit
+        assert row["floor_s"] * 1e6 == pytest.approx(FLOORS_US[(row["block"], row["mode"])], abs=0.5)
+        assert row["gflop"] == pytest.approx(GFLOP[row["block"]], abs=0.05)
     checks = report["checks"]
     assert len(checks) == 4 and all(c["ok"] for c in checks)
     # The fp32 checks are strong enough to see a wrong LRN window.
