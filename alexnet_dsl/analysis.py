@@ -584,7 +584,7 @@ def _empty(c: Constraint, sym: str | None, before: IntSet | None) -> Diagnostic:
     notes = []
     if sym is not None and before is not None:
         where = f"`{c.layer.display_name}`" if c.layer is not None else "the declared output"
-        notes.append(f"before {where}, `{sym}` could be {before.describe(sym)}")
+        notes.append(f"before {where}, the constraints on `{sym}` alone allow {before.describe(sym)}")
     return error(
         "E0308",
         f"no input size works here: {c.what}",

@@ -21,14 +21,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import torch
-import torch.nn.functional as F
-from torch import fx, nn
-
 from . import __version__
 from .analysis import Analysis, check_text
 from .codegen import mangle
+from .extras import needs
 from .lower import RESERVED
+
+with needs("`alexnet_dsl.importer`"):  # a missing extra is one line naming its `pip install`
+    import torch
+    import torch.nn.functional as F
+    from torch import fx, nn
 
 
 class UnsupportedModule(ImportError):

@@ -39,17 +39,20 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import onnx
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from . import __version__
 from . import expr as E
 from .analysis import Analysis
 from .build import compile_spec
 from .codegen import forward_plan, input_arg
+from .extras import EXPORT_NEEDS, needs, require
 from .files import atomic_write
+
+with needs("`alexnet_dsl.onnx_export`"):  # a missing extra is one line naming its `pip install`
+    require(*EXPORT_NEEDS, what="`alexnet_dsl.onnx_export`")  # all that is missing, not the first
+    import onnx
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
 
 OPSET = 20
 MIN_OPSET = 18  # the oldest the torch.export-based exporter writes

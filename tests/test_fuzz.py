@@ -116,9 +116,9 @@ ALEXNET = SPECS["alexnet.net"]
 def test_extreme_inputs(text, ordinary_check_seconds):
     # no hang, no blow-up: less time than checking an ordinary 2,000-layer spec, measured in the same run (the
     # slowest of these takes about 1/25 of that on any machine; a quadratic pass over a 1 MB input, thousands)
-    start = time.perf_counter()
+    start = time.process_time()
     checks_cleanly(text)
-    assert time.perf_counter() - start < ordinary_check_seconds
+    assert time.process_time() - start < ordinary_check_seconds
 
 
 def test_recursive_and_deeply_nested_blocks():
@@ -137,12 +137,13 @@ def big_spec(n: int) -> str:
 
 
 def fastest_check(text: str, runs: int = 2) -> float:
-    """Seconds to check `text`, the faster of `runs` runs: a busy shared machine only ever slows a run down."""
+    """CPU seconds of this process to check `text`, the least of `runs` runs. CPU time, not wall-clock time:
+    other processes on a busy machine do not count in it, and what is left of their effect only slows a run."""
     best = math.inf
     for _ in range(runs):
-        start = time.perf_counter()
+        start = time.process_time()
         a = check_text(text)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
         assert a.ok
     return best
 
@@ -162,12 +163,12 @@ def test_huge_file_checks_in_linear_time():
 def test_100k_layer_file():
     text = "network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n" * 100_000 + "}\n"
     ten_thousand = fastest_check("network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n" * 10_000 + "}\n")
-    start = time.perf_counter()
+    start = time.process_time()
     a = check_source(Source("big.net", text))
     assert a.ok and len(a.infos) == 100_000
     # ten times the layers in linear time, with the slack of the test above (x1.5) and twice that again for a
-    # single run of ~10 s on a shared machine: 30 times the 10,000-layer check, measured just before
-    assert time.perf_counter() - start < 30 * ten_thousand
+    # single run of ~10 s: 30 times the CPU time of the 10,000-layer check, measured just before
+    assert time.process_time() - start < 30 * ten_thousand
 
 
 def test_cli_never_prints_a_traceback(tmp_path):

@@ -163,8 +163,10 @@ CONV = "x = torch.zeros(1, 3, 8, 8); w = torch.zeros(4, 3, 3, 3)\n"
     (TORCH, "import alexnet_dsl.kernels", "torch"),
     (("triton",), f"import torch\nfrom alexnet_dsl.kernels import fused_conv2d\n{CONV}fused_conv2d(x, w, None)",
      "triton"),
+    (OPTIONAL, "import alexnet_dsl.onnx_export", "torch,onnx"),  # as docs/interop.md writes it
+    (TORCH, "from alexnet_dsl.importer import translate", "torch"),
 ], ids=["compile", "compile-triton", "from_torch", "export_onnx-bare", "export_onnx-torch-only", "testing",
-        "assert_shapes", "kernels", "fused_conv2d"])
+        "assert_shapes", "kernels", "fused_conv2d", "onnx_export-module", "importer-module"])
 def test_api_entry_points_raise_one_line_module_not_found(tmp_path, absent, call, extras):
     code = ("import json, os\nos.environ['TRITON_INTERPRET'] = '1'\nimport alexnet_dsl\ntry:\n"
             + "".join(f"    {line}\n" for line in call.splitlines())
