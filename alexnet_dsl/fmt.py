@@ -43,7 +43,7 @@ def format_text(text: str, path: str = "<string>") -> str:
 
     Other errors (an unknown op, a wrong shape) do not stop formatting: the layout only needs
     the syntax, and the check below proves the spec means what it meant. A file written with
-    Windows line endings keeps them; a byte-order mark is dropped.
+    Windows (CRLF) or classic Mac OS (CR) line endings keeps them; a byte-order mark is dropped.
 
     >>> print(format_text("network N(x: [N, 4]) {fc: linear(2) ->[N,2]  # out\\n}"), end="")
     network N(x: [N, 4]) {
@@ -57,13 +57,23 @@ def format_text(text: str, path: str = "<string>") -> str:
     net, diags = lower(tree, source)
     if net is None:
         raise DslError([d for d in diags if d.is_error], source)
-    text = source.text  # without a byte-order mark
-    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")  # Windows line endings are kept
-    if crlf:
-        text = text.replace("\r\n", "\n")
+    ending = _line_ending(text)
+    text = source.text.replace("\r\n", "\n")  # without a byte-order mark; a lone CR read as a line break
     out = _format(text)
     _verify(text, out, path)
-    return out.replace("\n", "\r\n") if crlf else out
+    return out.replace("\n", ending) if ending != "\n" else out
+
+
+def _line_ending(text: str) -> str:
+    """The line ending a file uses throughout, kept by fmt: Windows' CRLF, classic Mac OS's lone CR, or LF
+    (also for a file that mixes them)."""
+    crlf = text.count("\r\n")
+    lone_cr, lf = text.count("\r") - crlf, text.count("\n") - crlf
+    if crlf and not lone_cr and not lf:
+        return "\r\n"
+    if lone_cr and not crlf and not lf:
+        return "\r"
+    return "\n"
 
 
 # ---------------------------------------------------------------------------- comments

@@ -38,9 +38,10 @@ def test_every_file_formats_to_the_same_network(path: Path):
     assert format_text(out, str(path)) == out  # idempotent
     assert fingerprint(out, str(path)) == fingerprint(text, str(path))  # same network, same diagnostics
     assert comments(out) == comments(text)  # every comment, in order
-    assert out.endswith("\n") and not out.endswith("\n\n")
-    assert all(line == line.rstrip() for line in out.split("\n"))
-    assert all(not line.startswith(" ") or line.startswith("    ") for line in out.split("\n"))
+    lines = out.replace("\r\n", "\n").replace("\r", "\n")  # the file's own line endings are kept
+    assert lines.endswith("\n") and not lines.endswith("\n\n")
+    assert all(line == line.rstrip() for line in lines.split("\n"))
+    assert all(not line.startswith(" ") or line.startswith("    ") for line in lines.split("\n"))
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
@@ -179,6 +180,8 @@ def test_a_comment_anywhere_is_kept():
     ("network N(x: [N, 4]) {\n\tlrn(size=5, alpha=1e-4, beta=.75)\n}", "network N(x: [N, 4]) {\n    lrn(size=5, alpha=1e-4, beta=.75)\n}\n"),
     ("network N(x: [N, 4]) {\r\n    relu()   \r\n}\r\n", "network N(x: [N, 4]) {\r\n    relu\r\n}\r\n"),
     ("network N(x: [N, 4]) {\r\n    relu()\n}\n", "network N(x: [N, 4]) {\n    relu\n}\n"),  # mixed: LF
+    ("network N(x: [N, 4]) {\r    relu()  # a\r}\r", "network N(x: [N, 4]) {\r    relu  # a\r}\r"),  # lone CR kept
+    ("network N(x: [N, 4]) {\r    relu()\n}\n", "network N(x: [N, 4]) {\n    relu\n}\n"),  # mixed: LF
     ("\n\nnetwork N(x: [N, 4]) {\n\n\n    relu\n\n\n\n    relu\n\n}\n\n\n", "network N(x: [N, 4]) {\n    relu\n\n    relu\n}\n"),
     ("block b(){relu}\nnetwork N(x: [N, 4]) { b }", "block b() {\n    relu\n}\n\nnetwork N(x: [N, 4]) {\n    b\n}\n"),
 ])
