@@ -68,11 +68,11 @@ def big_spec(layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def scaling() -> None:
+def scaling(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> None:
     from alexnet_dsl.analysis import check_text
 
     print(f"\n{'layers':>8} {'check time':>12} {'per layer':>12}")
-    for layers in (1_000, 10_000, 100_000):
+    for layers in sizes:
         text = big_spec(layers)
         start = time.perf_counter()
         a = check_text(text)
@@ -86,9 +86,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--no-bytecode", action="store_true",
                         help="do not compile alexnet_dsl's bytecode first (measures the worst case)")
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="layer counts of the scaling table, comma-separated")
     args = parser.parse_args()
     startup(args.runs, bytecode=not args.no_bytecode)
-    scaling()
+    scaling(tuple(int(n) for n in args.sizes.split(",")))
 
 
 if __name__ == "__main__":
