@@ -333,6 +333,10 @@ TWO_PART_SQUARE_ERROR = 2.0**-14
 # Storing the fp32 result: the GPU rounds to nearest (u of the format), the interpreter's fp32 -> bf16 cast truncates
 # (< 1 ulp, 2^-7) and its fp16 cast rounds (2^-11). The larger of the two, so one bound serves both.
 STORE_ERROR = {torch.float32: 0.0, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-7}
+# An absolute part, where the relative ones fail: a result below float16's smallest normal number (6.1e-5) lands on
+# its subnormal grid, spaced 2^-24 (rounded: half that, truncated: less than it); a GPU may flush an fp32 or bf16
+# result below 2^-126 to zero.
+STORE_FLOOR = {torch.float32: 2.0**-126, torch.float16: 2.0**-24, torch.bfloat16: 2.0**-126}
 
 
 def gamma(n: int, u: float = U32) -> float:
@@ -443,7 +447,8 @@ def fused_conv2d_error_bound(
     LRN's window sum of 3 exact bf16 parts on tensor cores. TF32: each conv input rounded to TF32 first
     (`TF32_INPUT_ERROR`). 16-bit: products exact in fp32. In the TF32 and 16-bit modes the conv, and in all modes
     the window sum, accumulate on tensor cores (`TENSOR_CORE_U`; the sum's extra error over u32 enters as an error
-    of each square); 2-part squares add `TWO_PART_SQUARE_ERROR`; the store to 16 bits adds `STORE_ERROR`.
+    of each square); 2-part squares add `TWO_PART_SQUARE_ERROR`; the store to 16 bits adds `STORE_ERROR`, and
+    every element `STORE_FLOOR` (subnormal or flushed results).
     In the interpreter each of these is exact fp32 arithmetic or smaller, so the bound holds there too.
     """
     fp32_ieee = x.dtype == torch.float32 and not tf32
@@ -456,11 +461,12 @@ def fused_conv2d_error_bound(
     square_error = 0.0
     if lrn is not None:
         square_error = gamma(3 * lrn.size + 1, TENSOR_CORE_U) + (0.0 if fp32_ieee else TWO_PART_SQUARE_ERROR)
-    return fused_conv_bound(
+    exact, bound = fused_conv_bound(
         x, weight, bias, relu=relu, lrn=lrn, out_dtype=x.dtype, square_error=square_error,
         store_error=STORE_ERROR[x.dtype], u=U32 if fp32_ieee else TENSOR_CORE_U,
         input_error=TF32_INPUT_ERROR if x.dtype == torch.float32 and tf32 else 0.0, **conv_args,
     )
+    return exact, bound + STORE_FLOOR[x.dtype]
 
 
 def bound_violations(got: torch.Tensor, exact: torch.Tensor, bound: torch.Tensor) -> str | None:

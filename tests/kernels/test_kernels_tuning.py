@@ -3,12 +3,14 @@ and the NaN poisoning that makes unwritten outputs visible."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from alexnet_dsl.kernels import LRNParams, conv_lrn, fused_conv2d_reference, tuning
+from alexnet_dsl.kernels import LRNParams, conv_lrn, tuning
 from alexnet_dsl.kernels.aot import ALEXNET_CONV1, ALEXNET_CONV2, ALEXNET_LRN
-from alexnet_dsl.kernels.fused import _CHECK_TOLERANCE, _check_error, make_problem
+from alexnet_dsl.kernels.fused import _check_error, gate_reference, make_problem
 from alexnet_dsl.kernels.reference import check_conv_args
 from alexnet_dsl.kernels.tuning import Config, Problem, choose_config, configs_for
 
@@ -71,10 +73,48 @@ def test_choose_config_refuses_when_nothing_passes() -> None:
 
 
 def test_check_error_catches_nan_and_mismatch() -> None:
-    ref = torch.tensor([1.0, -2.0, 4.0])
-    assert _check_error(ref.clone(), ref, 1e-5) is None
-    assert "non-finite" in _check_error(torch.tensor([1.0, float("nan"), 4.0]), ref, 1e-5)
-    assert "max error" in _check_error(ref + torch.tensor([0.0, 0.0, 0.01]), ref, 1e-5)
+    exact = torch.tensor([1.0, -2.0, 4.0], dtype=torch.float64)
+    bound = torch.tensor([1e-6, 1e-6, 1e-2], dtype=torch.float64)
+    assert _check_error(exact.float(), exact, bound) is None
+    assert "non-finite" in _check_error(torch.tensor([1.0, float("nan"), 4.0]), exact, bound)
+    # per element: 0.005 passes where the bound is 1e-2, 1e-5 fails where it is 1e-6
+    assert _check_error(torch.tensor([1.0, -2.0, 4.005]), exact, bound) is None
+    message = _check_error(torch.tensor([1.0, -2.00001, 4.0]), exact, bound)
+    assert "1 of 3 elements outside the rounding-error bound" in message and "(1,)" in message
+
+
+def lrn_data(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, LRNParams]:
+    """Two groups of 6 output channels, data of a size that makes LRN(3, alpha 1) change the output a lot."""
+    gen = torch.Generator().manual_seed(3)
+    x, w, b = torch.randn(3, 4, 6, 6, generator=gen), torch.randn(12, 2, 3, 3, generator=gen), torch.randn(12)
+    return x.to(dtype), w.to(dtype), b.to(dtype), LRNParams(3, 1.0, 0.75, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "tf32"), [(torch.float32, False), (torch.float32, True), (torch.bfloat16, False)]
+)
+def test_gate_rejects_a_configuration_that_computes_a_wrong_lrn_window(dtype: torch.dtype, tf32: bool) -> None:
+    """The gate's yardstick (float64 value, rounding-error bound of the precision mode, per element) passes the real
+    kernel's output and fails one computed with an LRN window one channel wider, in every precision mode."""
+    x, w, b, lrn = lrn_data(dtype)
+    geometry = check_conv_args(x, w, b, 1, 1, 1, 2, lrn)
+    problem = make_problem(geometry, x, True, True, lrn, tf32)
+    small = problem.with_batch(2)  # the gate checks the first two images, as select_config does
+    exact, bound = gate_reference(small, x[:2], w, b)
+    good, wrong_window = Config(64, 8, 32, 4, 1), Config(64, 8, 32, 4, 2)
+    # the "miscompiled" configuration: the same kernel, computing LRN over size + 1 channels
+    computes = {good: small, wrong_window: dataclasses.replace(small, lrn=dataclasses.replace(lrn, size=4))}
+    failures: dict[Config, str | None] = {}
+
+    def check(config: Config) -> str | None:  # the tuner's own gate
+        failures[config] = _check_error(conv_lrn.launch(x[:2], w, b, computes[config], config), exact, bound)
+        return failures[config]
+
+    gpu = dataclasses.replace(problem, target="cuda:test")  # a key of its own in the cache
+    with pytest.warns(RuntimeWarning, match="1 configuration"):
+        assert choose_config(gpu, [wrong_window, good], check, lambda config: 0.0) == good
+    assert failures[good] is None
+    assert "outside the rounding-error bound" in failures[wrong_window]
 
 
 def test_gate_with_the_real_kernel_rejects_a_configuration_that_cannot_work() -> None:
@@ -83,10 +123,10 @@ def test_gate_with_the_real_kernel_rejects_a_configuration_that_cannot_work() ->
     lrn = LRNParams(3, 1.0, 0.75, 1.0)
     geometry = check_conv_args(x, w, b, 1, 1, 1, 2, lrn)
     problem = make_problem(geometry, x, True, True, lrn, False)
-    ref = fused_conv2d_reference(x, w, b, padding=1, groups=2, lrn=lrn)
+    exact, bound = gate_reference(problem, x, w, b)
 
-    def check(config: Config) -> str | None:  # the tuner's own gate, at its own fp32 tolerance
-        return _check_error(conv_lrn.launch(x, w, b, problem, config), ref, _CHECK_TOLERANCE["ieee"])
+    def check(config: Config) -> str | None:  # the tuner's own gate, with its own bound
+        return _check_error(conv_lrn.launch(x, w, b, problem, config), exact, bound)
 
     too_narrow = Config(64, 16, 32, 4, 1)
     (good,) = configs_for(problem)
@@ -102,6 +142,5 @@ def test_poisoned_output_shows_unwritten_elements(monkeypatch: pytest.MonkeyPatc
     config = Config(32, 16, 32, 4, 1)  # 72 rows -> 3 row tiles
     monkeypatch.setattr(conv_lrn, "grid", lambda problem, config: (2, 1))
     out = conv_lrn.launch(x, w, None, problem, config)
-    ref = fused_conv2d_reference(x, w, None)
-    assert "non-finite" in _check_error(out, ref, 1e-5)
+    assert "non-finite" in _check_error(out, *gate_reference(problem, x, w, None))
     assert torch.isnan(out).sum() == (72 - 64) * 5
