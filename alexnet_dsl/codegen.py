@@ -66,7 +66,7 @@ def mangle(name: str) -> str:
 def class_name(name: str) -> str:
     """The network's name as the class name: `_` appended only for a keyword or a name starting with `_`.
     A class named like one of the module's imports (`F`, `torch`, ...) keeps its name: the generated code's
-    own uses of that import take a private name instead (see `_own_names_renamed`)."""
+    own uses of that import take a private name instead (see `rename_own_names`)."""
     if keyword.iskeyword(name) or name.startswith("_"):
         return name + "_"
     return name
@@ -75,7 +75,12 @@ def class_name(name: str) -> str:
 _CLASS_PLACEHOLDER = "_dslc_network_class"
 
 
-def _own_names_renamed(source: str, names: set[str]) -> str:
+def imports_renamed(net: ir.Network) -> set[str]:
+    """The imports the generated file takes under a private name (`F` as `_F`) because the class has theirs."""
+    return {class_name(net.name)} & (_TOP_NAMES - {"annotations"})
+
+
+def rename_own_names(source: str, names: set[str]) -> str:
     """`source` with the generated code's own uses of the imported `names` renamed `_NAME` (`F.relu` ->
     `_F.relu`); attributes, strings, comments and import statements (`_imports` writes those) are left alone."""
     edits: list[tuple[int, int]] = []  # where to insert `_`
@@ -417,7 +422,7 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
         if isinstance(layer.op, ir.FusedConv):
             shapes[layer.name] = shapes[layer.op.parts[-1]]
     cls = class_name(net.name)
-    clash = {cls} & (_TOP_NAMES - {"annotations"})  # the class keeps its name; the module's own import yields
+    clash = imports_renamed(net)  # the class keeps its name; the module's own import yields
     if clash:
         cls = _CLASS_PLACEHOLDER
     arg = input_arg(net)
@@ -502,6 +507,6 @@ def generate(analysis: Analysis, backend: str = "torch", init: str = "default") 
     chunks.append("\n".join(cls_lines))
     source = "\n\n\n".join(chunks) + "\n"
     if clash:
-        source = _own_names_renamed(source, clash).replace(_CLASS_PLACEHOLDER, class_name(net.name))
+        source = rename_own_names(source, clash).replace(_CLASS_PLACEHOLDER, class_name(net.name))
     return source
 

@@ -43,7 +43,7 @@ from . import __version__
 from . import expr as E
 from .analysis import Analysis
 from .build import compile_spec
-from .codegen import forward_plan, input_arg
+from .codegen import forward_plan, imports_renamed, input_arg, rename_own_names
 from .extras import EXPORT_NEEDS, needs, require
 from .files import atomic_write
 
@@ -111,7 +111,6 @@ def _lrn_as_custom_op(model: nn.Module) -> Iterator[None]:
         yield
     finally:
         module._lrn = original  # type: ignore[attr-defined]
-
 
 
 # ---------------------------------------------------------------------------- ceil-mode pools as floor-mode ones
@@ -183,12 +182,14 @@ class _PoolsForExport:
 def _floor_mode_pools(model: nn.Module) -> Iterator[None]:
     """Swap the generated module's `F` for `_PoolsForExport` during the export (as `_lrn_as_custom_op` does)."""
     module = sys.modules[type(model).__module__]
-    original = module.F  # type: ignore[attr-defined]
-    module.F = _PoolsForExport()  # type: ignore[attr-defined]
+    # `F`, or `_F` where the network itself is called `F` (codegen renames its own import then)
+    alias = next(name for name, value in vars(module).items() if value is F)
+    setattr(module, alias, _PoolsForExport())
     try:
         yield
     finally:
-        module.F = original  # type: ignore[attr-defined]
+        setattr(module, alias, F)
+
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
@@ -566,8 +567,9 @@ def _forward_lines(model: nn.Module, analysis: Analysis) -> dict[int, str]:
     lines = model._dslc_source.splitlines()
     number = next(i for i, ln in enumerate(lines) if ln.startswith("    def forward(")) + 1
     out: dict[int, str] = {}
+    renamed = imports_renamed(net)
     for step in forward_plan(net, input_arg(net), "torch"):
-        statement = f"        {step.out} = {step.code}"
+        statement = "        " + rename_own_names(f"{step.out} = {step.code}", renamed)
         while not lines[number - 1].startswith(statement):
             number += 1
             assert number <= len(lines), f"no line computes `{step.layer}` in the generated forward"

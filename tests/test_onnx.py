@@ -375,6 +375,17 @@ def test_ceil_mode_pool_whose_last_window_would_start_in_the_padding_exports(tmp
     assert got.shape == want.shape == (2, 3, 3, 4) and torch.equal(got, want)
 
 
+def test_ceil_mode_pools_of_a_network_named_f_export_too(tmp_path):
+    """A network called `F` keeps its class name and its generated file imports torch's `F` as `_F`: the
+    export's swap of the pools must reach that `_F`, not the class."""
+    text = "network F(x: [N, 3, 5, 6]) {\n    p: maxpool(kernel=2, stride=2, padding=1, ceil=true)\n}\n"
+    path = tmp_path / "f.onnx"
+    result = export_onnx(text, path)
+    assert result.disagreements == [] and result.output_dims == ("N", 3, 3, 4)
+    x = torch.randn(2, 3, 5, 6)
+    assert torch.equal(torch.from_numpy(run_onnx(path, x)), F.max_pool2d(x, 2, 2, 1, ceil_mode=True))
+
+
 _pool = st.tuples(
     st.sampled_from(["max", "avg"]),
     st.tuples(st.integers(1, 5), st.integers(1, 5)),  # kernel
