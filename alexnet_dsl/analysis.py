@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import expr as E
 from . import ir
-from .diagnostics import Diagnostic, Edit, Rewrite, Severity, apply_edits, error, note, sort_key
+from .diagnostics import Diagnostic, Edit, Rewrite, apply_edits, error, note, sort_key
 from .lower import lower
 from .parse import parse
 from .shapes import (
@@ -277,7 +277,7 @@ def solve(net: ir.Network, constraints: list[Constraint]
     several symbols, for which some choice of the others works); an error where a set becomes empty;
     and the constraints on several symbols (or not decided statically), which run-time checks must
     evaluate. Exact, except where a note says a set is a superset (a work budget ran out)."""
-    symbols = [s for s in net.symbols]
+    symbols = list(net.symbols)
     sets: dict[str, IntSet] = {s: ALL for s in symbols}
     batch = net.batch if isinstance(net.batch, str) else None
     if batch and batch not in sets:
@@ -293,7 +293,7 @@ def solve(net: ir.Network, constraints: list[Constraint]
             with work_budget():
                 result = _one(c)
                 if isinstance(result, IntSet):
-                    sym = _sym(c)
+                    (sym,) = syms  # _one solves constraints on one symbol
                     before = sets.get(sym, ALL)
                     after = before.intersect(result)
         except TooLarge:  # too costly alone: the coupled solver enumerates it over the final sets, or says so
@@ -334,19 +334,16 @@ def _solve_coupled(coupled: list[Constraint], sets: dict[str, IntSet], emptied: 
     within the work budget; what stays inexact is said in a note."""
     diags: list[Diagnostic] = []
     units = _units(coupled)
-    live = list(range(len(units)))
+    unit_symbols = [set().union(*(_symbols(coupled[i]) for i in unit)) for unit in units]
     inexact: dict[int, str] = {}  # unit -> why its sets may be too large
-    dirty = set(live)
+    dirty = set(range(len(units)))
     for _ in range(_MAX_ROUNDS):
         if not dirty:
             break
         changed: set[str] = set()
-        for u in live:
-            if u not in dirty:
-                continue
+        for u in sorted(dirty):
             members = [coupled[i] for i in units[u]]
-            syms = set().union(*(_symbols(c) for c in members))
-            if syms & emptied:
+            if unit_symbols[u] & emptied:
                 continue
             parts, why = _project(members, sets)
             if why:
@@ -371,15 +368,12 @@ def _solve_coupled(coupled: list[Constraint], sets: dict[str, IntSet], emptied: 
                 if after != before:
                     sets[sym] = after
                     changed.add(sym)
-        dirty = {u for u in live if any(_symbols(coupled[i]) & changed for i in units[u])}
-    else:
-        if dirty:  # the sets kept shrinking: what is left is a superset
-            for u in dirty:
-                inexact.setdefault(u, "narrowing the sets did not settle within "
-                                      f"{_MAX_ROUNDS} rounds")
+        dirty = {u for u, syms in enumerate(unit_symbols) if syms & changed}
+    for u in dirty:  # the sets kept shrinking: what is left is a superset
+        inexact.setdefault(u, f"narrowing the sets did not settle within {_MAX_ROUNDS} rounds")
     if emptied:
         return diags
-    cyclic = _cycle(units, coupled, [u for u in live if u not in inexact])
+    cyclic = _cycle(unit_symbols, [u for u in range(len(units)) if u not in inexact])
     if cyclic:
         try:
             with work_budget():
@@ -398,7 +392,7 @@ def _solve_coupled(coupled: list[Constraint], sets: dict[str, IntSet], emptied: 
                     sets[sym] = EMPTY
                     return diags
                 sets[sym] = values
-    for u in live:
+    for u in range(len(units)):
         for i in units[u]:
             c = coupled[i]
             syms = sorted(_symbols(c))
@@ -516,7 +510,7 @@ def _search(members: list[Constraint], sets: dict[str, IntSet], limit: int | Non
     return {s: IntSet.of_values(sorted(xs)) if xs else EMPTY for s, xs in found.items()}
 
 
-def _cycle(units: list[list[int]], coupled: list[Constraint], live: list[int]) -> list[int]:
+def _cycle(unit_symbols: list[set[str]], live: list[int]) -> list[int]:
     """The units that lie on a cycle through shared symbols, with every unit in their component (empty when
     the units form a forest: then their exact projections are the exact answer)."""
     parent: dict[object, object] = {}
@@ -527,9 +521,9 @@ def _cycle(units: list[list[int]], coupled: list[Constraint], live: list[int]) -
         return x
 
     cyclic_roots = set()
-    multi = [u for u in live if len(set().union(*(_symbols(coupled[i]) for i in units[u]))) > 1]
+    multi = [u for u in live if len(unit_symbols[u]) > 1]
     for u in multi:
-        for s in set().union(*(_symbols(coupled[i]) for i in units[u])):
+        for s in unit_symbols[u]:
             a, b = root(("u", u)), root(("s", s))
             if a == b:
                 cyclic_roots.add(a)
@@ -559,12 +553,6 @@ def _coupled(c: Constraint, sets: dict[str, IntSet]) -> dict[str, IntSet] | None
 
 def _symbols(c: Constraint) -> set[str]:
     return E.symbols(c.lhs) | (E.symbols(c.rhs) if not isinstance(c.rhs, int) else set())
-
-
-def _sym(c: Constraint) -> str:
-    syms = E.symbols(c.lhs) | (E.symbols(c.rhs) if not isinstance(c.rhs, int) else set())
-    assert len(syms) == 1, syms
-    return next(iter(syms))
 
 
 def _one(c: Constraint) -> IntSet | bool | None:
@@ -832,7 +820,7 @@ def _with_global_help(net: ir.Network, diags: list[Diagnostic]) -> list[Diagnost
     out = []
     added = False
     for d in diags:
-        if not added and d.code in ("E0301", "E0302") and d.severity is Severity.ERROR:
+        if not added and d.code in ("E0301", "E0302") and d.is_error:
             d = replace(d, rewrites=(*d.rewrites, Rewrite(text, edits)))
             added = True
         out.append(d)
@@ -865,7 +853,7 @@ def verify_rewrites(source: Source, diags: list[Diagnostic], sizes: dict[str, in
     # made (`padding=SAME, bias=None`: each literal's fix leaves the other's error on the line); a warning's
     # fix leaves no error on its line
     existing = {(d.span.line, d.code, d.message) for d in diags if d.is_error and d.span is not None}
-    left: dict[tuple, int | None] = {}  # errors after each distinct rewrite (None: not better)
+    rechecked: dict[tuple[Edit, ...], Analysis | None] = {}  # the spec after each distinct set of edits
     out = list(diags)
     for i in sorted((i for i, d in enumerate(diags) if d.rewrites), key=lambda i: not diags[i].is_error):
         d = diags[i]
@@ -874,14 +862,12 @@ def verify_rewrites(source: Source, diags: list[Diagnostic], sizes: dict[str, in
             if not r.edits or r.group and any(e == 0 and k.group == r.group for e, _, k in kept):
                 continue  # nothing to write; or an earlier alternative leaves no error: none can do better
             edits = tuple(sorted(r.edits, key=lambda e: (e.span.line, e.span.col)))
-            key = (*edits, d.is_error)
-            if key not in left:
-                if budget == 0 or d.span is None:
-                    continue
+            if d.span is None or edits not in rechecked and budget == 0:
+                continue
+            if edits not in rechecked:
                 budget -= 1
-                left[key] = _errors_after(source, edits, d, sizes, r.name_only,
-                                          existing if d.is_error else set())
-            errors = left[key]
+                rechecked[edits] = _recheck(source, edits, sizes)
+            errors = _errors_after(rechecked[edits], edits, d, r.name_only, existing if d.is_error else set())
             # an error's fix leaves fewer errors: one that fixes this error and makes another (an input
             # size that suits one branch and not the other) is no fix; a name's correction may uncover the
             # mistakes the unknown name hid, and a warning's fix removes no error: these leave no more
@@ -899,17 +885,23 @@ def _another_mistake(d: Diagnostic) -> bool:
     return not d.code.startswith(("E00", "E02"))
 
 
-def _errors_after(source: Source, edits: tuple[Edit, ...], diag: Diagnostic, sizes: dict[str, int] | None = None,
-                  name_only: bool = False, existing: set[tuple[int, str, str]] = frozenset()  # type: ignore[assignment]
-                  ) -> int | None:
-    """How many errors the spec has with the edits made; None if the diagnostic is still there, or an error
-    is left on its line or on an edited line (unless `name_only`: see Rewrite) that was not there before
-    (`existing`: line, code, message)."""
+def _recheck(source: Source, edits: tuple[Edit, ...], sizes: dict[str, int] | None) -> Analysis | None:
+    """The spec checked with the edits made (and `sizes` bound, see `bind`); None when it has no network."""
     after = _check(Source(source.path, apply_edits(source.text, edits)))  # unverified: no recursion
     if after.network is None:
         return None
     if sizes:  # (an edit may have written a size in place of a symbol: bind the others)
         after = _bound(after, {k: v for k, v in sizes.items() if k in after.network.symbols})
+    return after
+
+
+def _errors_after(after: Analysis | None, edits: tuple[Edit, ...], diag: Diagnostic, name_only: bool,
+                  existing: set[tuple[int, str, str]]) -> int | None:
+    """How many errors `after` (the spec with the edits made) has; None if the diagnostic is still there, or an
+    error is left on its line or on an edited line (unless `name_only`: see Rewrite) that was not there before
+    (`existing`: line, code, message)."""
+    if after is None:
+        return None
 
     def moved(line: int) -> int:
         """Where a line of the spec is in the rewritten one (a line an edit spans: where its text ends)."""
@@ -923,7 +915,6 @@ def _errors_after(source: Source, edits: tuple[Edit, ...], diag: Diagnostic, siz
     assert diag.span is not None
     at = moved(diag.span.line)
     lines = {at} | {k for e in edits for k in range(moved(e.span.line) - e.text.count("\n"), moved(e.span.line) + 1)}
-    assert diag.span is not None
     was = {(moved(line), code, message) for line, code, message in existing
            if (line, code, message) != (diag.span.line, diag.code, diag.message)}
     if any(d.span is not None and (d.span.line, d.code, d.message) not in was

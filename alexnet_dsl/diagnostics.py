@@ -70,38 +70,24 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
     def to_json(self) -> dict:
-        span = self.span
-        out: dict = {
-            "severity": self.severity.value,
-            "code": self.code,
-            "message": self.message,
-            "line": span.line if span else None,
-            "column": span.col if span else None,
-            "end_line": span.end_line if span else None,
-            "end_column": span.end_col if span else None,
-        }
+        out: dict = {"severity": self.severity.value, "code": self.code, "message": self.message,
+                     **_span_json(self.span)}
         if self.notes:
             out["notes"] = list(self.notes)
         if self.helps:
             out["help"] = list(self.helps)
         if self.rewrites:
-            out["fixes"] = [
-                {"help": r.help, "edits": [{"line": e.span.line, "column": e.span.col, "end_line": e.span.end_line,
-                                            "end_column": e.span.end_col, "text": e.text} for e in r.edits]}
-                for r in self.rewrites
-            ]
+            out["fixes"] = [{"help": r.help, "edits": [{**_span_json(e.span), "text": e.text} for e in r.edits]}
+                            for r in self.rewrites]
         if self.related:
-            out["related"] = [
-                {
-                    "message": r.message,
-                    "line": r.span.line,
-                    "column": r.span.col,
-                    "end_line": r.span.end_line,
-                    "end_column": r.span.end_col,
-                }
-                for r in self.related
-            ]
+            out["related"] = [{"message": r.message, **_span_json(r.span)} for r in self.related]
         return out
+
+
+def _span_json(span: Span | None) -> dict:
+    """A span's JSON keys (null where a diagnostic has no place)."""
+    return {"line": span.line if span else None, "column": span.col if span else None,
+            "end_line": span.end_line if span else None, "end_column": span.end_col if span else None}
 
 
 def error(code: str, message: str, span: Span | None, **kw) -> Diagnostic:

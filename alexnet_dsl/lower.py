@@ -179,14 +179,14 @@ def _batch_of(input_dims) -> str | None:
     return input_dims[0] if input_dims and isinstance(input_dims[0], str) else None
 
 
-def _batch_elsewhere(dims, spans, batch: str | None, env=()) -> list[tuple[Span, str]]:
+def _batch_elsewhere(dims, spans, batch: str | None) -> list[tuple[Span, str]]:
     """The batch symbol used as another size: a compiled module takes the batch from each input and
     checks no other size against it, so `[N, N, 30, 30]` would promise what nothing checks."""
     if batch is None:
         return []
     words = ("batch", "channels", "height", "width") if len(dims) == 4 else ("batch", "features")
     wrong = [(s, words[i] if i < len(words) else f"dimension {i}")
-             for i, (d, s) in enumerate(zip(dims, spans)) if i > 0 and d == batch and d not in env]
+             for i, (d, s) in enumerate(zip(dims, spans)) if i > 0 and d == batch]
     if not wrong:
         return []
     return [(wrong[0][0].join(wrong[-1][0]), f"the batch symbol `{batch}` is used as the {_and([w for _, w in wrong])}")]
@@ -300,12 +300,14 @@ def _did_you_mean(name: str, options, aliases: dict[str, str] | None = None) -> 
     return by_lower[close[0]] if close else None
 
 
-def _rename(name: str, span: Span, options, aliases: dict[str, str] | None = None, why: str = "") -> tuple[Rewrite, ...]:
+def _rename(name: str, span: Span, options, why: str = "") -> tuple[Rewrite, ...]:
     """"did you mean `x`?" as a rewrite of the name at `span`: shown only once the renamed spec is checked
     and the error is gone (a name fix may leave another mistake on its line: see Rewrite.name_only)."""
-    meant = _did_you_mean(name, options, aliases)
-    if meant is None:
-        return ()
+    meant = _did_you_mean(name, options)
+    return () if meant is None else _renamed_to(meant, span, why)
+
+
+def _renamed_to(meant: str, span: Span, why: str = "") -> tuple[Rewrite, ...]:
     return (Rewrite(f"did you mean `{meant}`?" + (f" {why}" if why else ""), (Edit(span, meant),), name_only=True),)
 
 
@@ -460,7 +462,7 @@ class _Lowerer:
                 problems.append((s, "the input shape cannot contain `_`; give a size or a symbol"))
             elif isinstance(d, int) and d < 1:
                 problems.append((s, f"input dimensions must be at least 1, got {d}"))
-        problems += _batch_elsewhere(dims, spans, dims[0] if dims and isinstance(dims[0], str) else None)
+        problems += _batch_elsewhere(dims, spans, _batch_of(dims))
         self.one_error("E0309", problems, span, helps=_BATCH_HELP if any(
             "batch" in m for _, m in problems) else ())
         return len(self.diags) == before
@@ -546,7 +548,7 @@ class _Lowerer:
                 continue
             resolved.append(d)
         if self.input_dims is not None:
-            problems += _batch_elsewhere(dims, spans, _batch_of(self.input_dims), env)
+            problems += _batch_elsewhere(dims, spans, _batch_of(self.input_dims))
         helps: tuple[str, ...] = _BATCH_HELP if problems else ()
         rewrites: tuple[Rewrite, ...] = ()
         if unknown:
@@ -738,12 +740,9 @@ class _Lowerer:
                     ok = False
                     unknown = True
                     continue
-                if key not in sig.params:
-                    alias = ARG_ALIASES.get((op, key.lower()))
+                if key not in sig.params:  # (another framework's spelling went to `foreign` above)
                     helps: tuple[str, ...] = ()
-                    rewrites: tuple[Rewrite, ...] = _rename(
-                        key, token_span(key_tok), sig.params, {key.lower(): alias[0]} if alias else None,
-                        alias[1] if alias else "")
+                    rewrites: tuple[Rewrite, ...] = _rename(key, token_span(key_tok), sig.params)
                     if op == "lrn" and key == "depth_radius":
                         r = val.value if val is not None and val.kind == "int" else "r"
                         size = 2 * r + 1 if isinstance(r, int) else "2*r + 1"
@@ -858,7 +857,7 @@ class _Lowerer:
             return ()
         plain = Rewrite(f"did you mean `{meant}`?", (Edit(span, meant),), group="rename", name_only=True)
         sig = SIGNATURES.get(meant)
-        if sig is None or meant in self.blocks:
+        if sig is None:  # (a block named like a built-in op is never in self.blocks)
             return (plain,)
         mark = len(self.diags)
         self.arguments(meant, op_tok, sig, args, env, None)  # the call read as our op's
@@ -904,7 +903,7 @@ class _Lowerer:
         if len(foreign) == 1 and (op, keys[0].lower()) in ARG_ALIASES:
             ours, explained = ARG_ALIASES[op, keys[0].lower()]
             self.err("E0102", message, where, notes=(known,),
-                     rewrites=_rename(keys[0], spans[0], sig.params, {keys[0].lower(): ours}, explained))
+                     rewrites=_renamed_to(ours, spans[0], explained))
             return
         call = self._call_in_dslc_names(op, op_tok, sig, args)
         rewrites = (Rewrite(f"write `{call[1]}`", (Edit(call[0], call[1]),)),) if call is not None else ()

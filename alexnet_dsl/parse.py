@@ -153,8 +153,8 @@ _TYPESET = {
 }
 _QUOTES = "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb\u2039\u203a\u2032\u2033"
 _TIMES = "\u00d7\u2715\u2716\u2a2f\u22c5\u00b7\u2217"
-_SUPERSCRIPT = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b",
-                             "0123456789-")
+_SUPERSCRIPTS = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b"
+_SUPERSCRIPT = str.maketrans(_SUPERSCRIPTS, "0123456789-")
 
 
 def _code_part(line: str) -> str:
@@ -167,7 +167,7 @@ def _ascii_for(ch: str) -> str | None:
     `3²` is 9, or a 3×3 window)."""
     if ch in _TYPESET:
         return _TYPESET[ch]
-    if ch.translate(_SUPERSCRIPT) != ch:
+    if ch in _SUPERSCRIPTS:
         return None
     folded = unicodedata.normalize("NFKC", ch)
     return folded if folded != ch and folded.isascii() and folded.isprintable() else None
@@ -201,9 +201,9 @@ def _non_ascii(source: Source, line: int, col: int) -> Diagnostic | None:
     typeset = ("spec text copied from a paper or a PDF often carries typeset characters; outside comments a "
                "spec is ASCII")
     ascii_ = _ascii_for(ch)
-    if ch.translate(_SUPERSCRIPT) != ch:
+    if ch in _SUPERSCRIPTS:
         run = re.match(r"[0-9.]*", code[:index][::-1]).group()[::-1]  # type: ignore[union-attr]
-        exps = re.match("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079\u207b]+", code[index:]).group()  # type: ignore[union-attr]
+        exps = re.match(f"[{_SUPERSCRIPTS}]+", code[index:]).group()  # type: ignore[union-attr]
         power = exps.translate(_SUPERSCRIPT)
         shown = f"{run}{exps}" if run else exps
         helps = ["dslc has no powers: write the number itself with ASCII digits (`10⁻⁴` is `1e-4`)"]
@@ -222,9 +222,10 @@ def _non_ascii(source: Source, line: int, col: int) -> Diagnostic | None:
         # the same character is likely everywhere the text was copied: one rewrite replaces each one in
         # the file (outside comments), so that it checks whichever of them this error is
         edits = tuple(
-            Edit(Span(n, i + 1, n, i + 2), _ascii_for(c) or "")
+            Edit(Span(n, i + 1, n, i + 2), typed)
             for n in range(1, len(source.lines) + 1)
-            for i, c in enumerate(_code_part(source.line_text(n))) if ord(c) > 127 and _ascii_for(c) is not None
+            for i, c in enumerate(_code_part(source.line_text(n)))
+            if ord(c) > 127 and (typed := _ascii_for(c)) is not None
         )
         shown = {" ": "a plain space", "": "nothing (it is invisible)"}.get(ascii_, f"`{ascii_}`")
         others = len(edits) - 1

@@ -263,14 +263,15 @@ def conv_rule(ctx: _Ctx, layer: ir.Layer, shapes: list[Shape], srcs: list[str], 
     g = op.groups
     if ctx.require("div", c_in, g, layer, layer.arg_span("groups"),
                    f"`{layer.display_name}`'s {g} groups must divide its input channels") is False:
+        divisors = _divisors(c_in)
         ctx.err("E0303", layer,
                 f"{g} groups do not divide the {c_in} input channels of `{layer.display_name}`",
                 layer.arg_span("groups"),
                 notes=(f"{ctx.origin(src, shape)}",
-                       f"the divisors of {c_in}: " + ", ".join(str(d) for d in _divisors(c_in)[:8])),
+                       f"the divisors of {c_in}: " + ", ".join(str(d) for d in divisors[:8])),
                 # the nearest numbers of groups that divide both the channels and the filters
                 rewrites=tuple(_argument_rewrite(layer, f"use `groups={d}`", "groups", str(d))
-                               for d in sorted((d for d in _divisors(c_in) if op.filters % d == 0),
+                               for d in sorted((d for d in divisors if op.filters % d == 0),
                                                key=lambda d: (abs(d - g), d))[:2]))
     if op.filters % g:
         below = op.filters - op.filters % g
@@ -559,7 +560,6 @@ class ShapeResult:
     output: Shape | None
     constraints: list[Constraint]
     diagnostics: list[Diagnostic]
-    order: list[int]
 
 
 def _checked_order(ctx: _Ctx, net: ir.Network) -> list[int]:
@@ -668,7 +668,7 @@ def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
                                  f"the network's output `{net.output_layer.split(chr(39))[0]}`")
     _unused(ctx, net)
     diags = _one_error_per_body_assertion(ctx.diags, bodies)
-    return ShapeResult(infos, output, ctx.constraints, diags, order)
+    return ShapeResult(infos, output, ctx.constraints, diags)
 
 
 @dataclass

@@ -137,10 +137,12 @@ class IntSet:
         if mod > MAX_MODULUS:
             # the joint condition has too many residues to write down; over few values, list them instead
             ranges = IntSet(tuple(sorted(out)))
-            if ranges.count() is None or ranges.count() > MAX_ENUMERATION:  # type: ignore[operator]
+            n = ranges.count()
+            if n is None or n > MAX_ENUMERATION:
                 raise TooLarge(f"a period of {mod}")
+            # each x lies in both sets' ranges already: only their residues are left to test
             return IntSet.of_values([x for lo, hi in ranges.ranges for x in range(lo, hi + 1)  # type: ignore[operator]
-                                     if self.contains(x) and other.contains(x)])
+                                     if x % self.mod in self.residues and x % other.mod in other.residues])
         spend(mod)
         residues = frozenset(
             r for r in range(mod) if r % self.mod in self.residues and r % other.mod in other.residues
@@ -171,13 +173,9 @@ class IntSet:
         if not self.residues:
             return EMPTY
         # expand periodic sets over bounded ranges into plain ranges
-        if all(hi is not None for _, hi in self.ranges):
-            total = sum(hi - lo + 1 for lo, hi in self.ranges)  # type: ignore[operator]
-            if total <= MAX_ENUMERATION:
-                spend(total)
-                return IntSet.of_values(
-                    [x for lo, hi in self.ranges for x in range(lo, hi + 1) if x % self.mod in self.residues]  # type: ignore[operator]
-                )
+        bounded = all(hi is not None for _, hi in self.ranges)
+        if bounded and sum(hi - lo + 1 for lo, hi in self.ranges) <= MAX_ENUMERATION:  # type: ignore[operator]
+            return IntSet.of_values(self.members())
         # trim each range to its first and last member
         spend(2 * self.mod * len(self.ranges))
         trimmed = []
@@ -272,17 +270,10 @@ def canonical(f: E.Univariate) -> tuple[int, int, int]:
     >>> canonical(E.Chain("H", ((-3, 4, False), (1, 2, True))))
     (8, -3, 1)
     """
-    period = f.period
     base = f.at(0)
-    lo, hi = 0, period  # f(lo) == base < f(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if f.at(mid) > base:
-            hi = mid
-        else:
-            lo = mid
-    # f rises at hi: f(x) = base + 1 + (x - hi) // P
-    return period, -hi, base + 1
+    hi = _first_at_least(f, base + 1, 0)  # f rises at hi (within one period): f(x) = base + 1 + (x - hi) // P
+    assert hi is not None and 0 < hi <= f.period, (f, hi)
+    return f.period, -hi, base + 1
 
 
 def _residue_set(period: int, ranges: list[tuple[int, int]], within: IntSet | None = None) -> IntSet | None:
@@ -408,10 +399,16 @@ def divisors(n: int) -> list[int] | None:
     >>> divisors(12)
     [1, 2, 3, 4, 6, 12]
     """
+    found = _factored(n)
+    return None if found is None else found[1]
+
+
+def _factored(n: int) -> tuple[list[tuple[int, int]], list[int]] | None:
+    """(the prime factors of n, its divisors in increasing order), or None as for `divisors`."""
     factors = factorize(n)
     if factors is None or math.prod(e + 1 for _, e in factors) > MAX_ENUMERATION:
         return None
-    return sorted(_divisors_of(factors))
+    return factors, sorted(_divisors_of(factors))
 
 
 def product_equal(p: E.Size, c: int, domains: dict[str, IntSet]) -> dict[str, IntSet] | None:
@@ -435,9 +432,10 @@ def product_equal(p: E.Size, c: int, domains: dict[str, IntSet]) -> dict[str, In
     by_sym: dict[str, list[E.Univariate]] = {}
     for f in p.factors:
         by_sym.setdefault(f.sym, []).append(f)  # type: ignore[union-attr]
-    divs = divisors(target)
-    if divs is None:
+    found = _factored(target)
+    if found is None:
         return None
+    prime_factors, divs = found
     budget = MAX_ENUMERATION
     # for each symbol, the products its own factors take (a divisor of the target) and for which values
     options: dict[str, dict[int, IntSet]] = {}
@@ -472,7 +470,7 @@ def product_equal(p: E.Size, c: int, domains: dict[str, IntSet]) -> dict[str, In
     # whether the symbols from i on can multiply to rest; only divisors of rest are tried, so the work is
     # the number of ways to split the target, not a power of its number of divisors.
     syms = sorted(options, key=lambda s_: len(options[s_]))
-    primes = [q for q, _ in factorize(target) or []]
+    primes = [q for q, _ in prime_factors]
 
     def split(rest: int) -> list[int]:
         factors = []

@@ -23,6 +23,13 @@ from alexnet_dsl.codegen import generate
 from alexnet_dsl.diagnostics import DslError
 
 ROOT = Path(__file__).parent.parent
+
+
+def assert_ruff_clean(path: Path, *options: str) -> None:
+    """A generated file passes ruff on its own (not the project's configuration: the file lives elsewhere)."""
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP",
+                           "--line-length", "120", *options, str(path)], capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 SPECS = sorted((ROOT / "specs").glob("*.net"))
 ALEXNET = ROOT / "specs" / "alexnet.net"
 
@@ -271,9 +278,7 @@ def test_dslc_compile_is_deterministic_standalone_and_ruff_clean(tmp_path):
     assert text == b.read_text()
     assert "import alexnet_dsl" not in text and "from alexnet_dsl" not in text
     assert "class AlexNet(nn.Module):" in text and "# (N, 96, 55, 55)" in text
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP",
-                           "--line-length", "120", str(a)], capture_output=True, text=True)
-    assert ruff.returncode == 0, ruff.stdout
+    assert_ruff_clean(a)
     # the file alone (no alexnet_dsl on the path) defines the module, same function as compile()
     code = ("import importlib.util, sys, torch; sys.path = [p for p in sys.path if 'work/main' not in p]; "
             f"spec = importlib.util.spec_from_file_location('gen', {str(a)!r}); m = importlib.util.module_from_spec(spec); "
@@ -436,9 +441,7 @@ def test_a_side_branch_after_the_output_does_not_overwrite_it(tmp_path):
     out = model(torch.randn(2, 3, 8, 8))
     assert torch.equal(out, seen["c"]) and (out < 0).any()
     (tmp_path / "t.py").write_text(model.dslc_source)
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP",
-                           "--line-length", "120", str(tmp_path / "t.py")], capture_output=True, text=True)
-    assert ruff.returncode == 0, ruff.stdout
+    assert_ruff_clean(tmp_path / "t.py")
 
 
 def test_the_output_survives_fusion():
@@ -530,9 +533,8 @@ def test_a_network_named_like_an_import_keeps_its_name(tmp_path, name, backend):
     assert f"\nclass {name}(nn.Module" in source or f"\nclass {name}(_nn.Module" in source
     path = tmp_path / "gen.py"
     path.write_text(source)
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "-q", str(path)],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
+    # (with `torch` imported as `_torch`, the copied helpers' signatures grow past the usual line length)
+    assert_ruff_clean(path, "--ignore", "E501")
     if backend == "triton":
         return  # the Triton backend's kernels need a GPU; its source is what is checked here
     namespace: dict = {}

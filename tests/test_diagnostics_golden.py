@@ -57,7 +57,7 @@ def test_golden(path: Path):
 
 
 def only_errors(text: str) -> list:
-    return [d for d in check_text(text).diagnostics if d.is_error]
+    return check_text(text).errors
 
 
 def test_a_wrong_assertion_is_not_blamed_on_the_correct_layer_after_it():

@@ -15,6 +15,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from tolerance import assert_within, conv_bound, linear_bound
 from torch import nn
 
 import alexnet_dsl
@@ -32,26 +33,17 @@ SPEC = """network Head(x: [N, 24]) {
     softmax
 }
 """
-U = 2.0**-24
-
-
-def linear_bound(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """Elementwise bound on float32 `F.linear(x, w, b)`'s rounding error, in float64 (see the module docstring)."""
-    n = w.shape[1] + 1
-    gamma = n * U / (1 - n * U)
-    mag = x.double().abs() @ w.double().abs().T + (0 if b is None else b.double().abs())
-    return gamma * mag
+def fp32_linear_bound(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """Elementwise bound on float32 `F.linear(x, w, b)`'s rounding error, in float64 (tolerance.linear_bound)."""
+    return linear_bound(x, w, b)[1]
 
 
 def assert_linear_output(out: torch.Tensor, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
                          relu: bool = False) -> None:
     """`out` is float32 `F.linear(x, w, b)` (then ReLU, which is exact and 1-Lipschitz, so the bound carries
     over) up to rounding: compared with the float64 value under its bound."""
-    want = F.linear(x.double(), w.double(), None if b is None else b.double())
-    want = F.relu(want) if relu else want
-    err = (out.double() - want).abs()
-    bound = linear_bound(x, w, b)
-    assert bool((err <= bound).all()), f"max error {err.max().item():.3g}, bound there {bound.flatten()[err.argmax()]:.3g}"
+    exact, bound = linear_bound(x, w, b)
+    assert_within(out, F.relu(exact) if relu else exact, bound)
 
 
 @pytest.fixture
@@ -104,11 +96,11 @@ def test_quantize_dynamic_swaps_every_linear_and_stays_within_the_quantisation_e
         s_x = (inp.max().clamp(min=0) - inp.min().clamp(max=0)).item() / 127
         k = w.shape[1]
         bound = (s_w / 2 * inp.double().abs().sum(1, keepdim=True) + s_x / 2 * w.double().abs().sum(1)
-                 + k * s_w * s_x / 4) + 2 * linear_bound(inp, w, b)
+                 + k * s_w * s_x / 4) + 2 * fp32_linear_bound(inp, w, b)
         err = (out.double() - F.linear(inp.double(), w.double(), b.double())).abs()
         assert bool((err <= bound).all()), name
         # and it did quantize: somewhere the error exceeds what float32 rounding alone can explain
-        assert bool((err > linear_bound(inp, w, b)).any()), f"{name} within float32 rounding: not quantized"
+        assert bool((err > fp32_linear_bound(inp, w, b)).any()), f"{name} within float32 rounding: not quantized"
 
 
 def test_replacing_the_head_with_a_sequential_works(model):
@@ -123,7 +115,7 @@ def test_replacing_the_head_with_a_sequential_works(model):
     assert got.shape == (4, 3) and torch.equal(got, F.softmax(out, dim=1))
     # relu is 1-Lipschitz and exact: the bound of the linear layer inside the head holds after it
     want = F.relu(F.linear(inp.double(), model.fc8[0].weight.double(), model.fc8[0].bias.double()))
-    assert bool(((out.double() - want).abs() <= linear_bound(inp, model.fc8[0].weight, model.fc8[0].bias)).all())
+    assert bool(((out.double() - want).abs() <= fp32_linear_bound(inp, model.fc8[0].weight, model.fc8[0].bias)).all())
 
 
 @pytest.mark.parametrize("grad", [False, True])
@@ -196,10 +188,7 @@ def test_fused_conv_is_called_as_its_module_once_it_has_a_hook(backend):
         w, b = model.conv1.weight.detach(), model.conv1.bias.detach()
         with torch.no_grad():
             # the hook saw the conv's output: float64 conv, under the bound of a sum of 27 + 1 products
-            want = F.conv2d(x.double(), w.double(), b.double(), padding=1)
-            n = w[0].numel() + 1
-            bound = n * U / (1 - n * U) * F.conv2d(x.double().abs(), w.double().abs(), b.double().abs(), padding=1)
-            assert bool(((seen[0].double() - want).abs() <= bound).all())
+            assert_within(seen[0], *conv_bound(x, w, b, padding=1))
             # then ReLU, LRN (the same code as ops.lrn, bit for bit) and fc on what the hook saw
             assert torch.equal(fc_in[0], torch.flatten(ops.lrn(F.relu(seen[0]), 5, 1e-4, 0.75, 2.0), 1))
         assert_linear_output(got, fc_in[0], model.fc.weight, model.fc.bias)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tolerance import SAME_ACCURACY, U32, assert_as_accurate_as_torch, torch_fp32_error
+from tolerance import SAME_ACCURACY, U32, assert_as_accurate_as_torch, gamma, torch_fp32_error
 
 import alexnet_dsl
 from alexnet_dsl import onnx_export
@@ -345,8 +345,6 @@ def test_an_export_failure_is_one_line_that_suggests_binding_sizes(tmp_path, mon
 
 # ---------------------------------------------------------------------------- ceil-mode pools
 
-U = 2.0**-24  # float32's unit roundoff
-
 
 def pool_reference(kind: str, x: torch.Tensor, k, s, p, ceil: bool, cip: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """PyTorch's pool in float64 and an elementwise bound on float32 results' distance from it: a max is exact;
@@ -356,10 +354,8 @@ def pool_reference(kind: str, x: torch.Tensor, k, s, p, ceil: bool, cip: bool) -
         want = F.max_pool2d(x.double(), k, s, p, ceil_mode=ceil)
         return want, torch.zeros_like(want)
     want = F.avg_pool2d(x.double(), k, s, p, ceil_mode=ceil, count_include_pad=cip)
-    n = k[0] * k[1]
-    gamma = n * U / (1 - n * U)
     mean_abs = F.avg_pool2d(x.double().abs(), k, s, p, ceil_mode=ceil, count_include_pad=cip)
-    return want, (2 * gamma + 8 * U) * mean_abs
+    return want, (2 * gamma(k[0] * k[1]) + 8 * U32) * mean_abs
 
 
 def test_ceil_mode_pool_whose_last_window_would_start_in_the_padding_exports(tmp_path):

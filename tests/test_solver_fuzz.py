@@ -12,29 +12,19 @@ the set must still hold every size that checks.
 from __future__ import annotations
 
 import math
-import re
 import subprocess
 import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from profiles import scaled
+from written_sizes import superset_noted, write_in
 
 from alexnet_dsl.analysis import check_text
 from alexnet_dsl.solve import MAX_WORK, work_spent
 
 PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 9973, 65537, 999983, 2147483647]
 LARGEST = 2**31 - 1  # the largest size the language accepts
-
-
-def write_in(text: str, sizes: dict[str, int]) -> str:
-    for sym, v in sizes.items():
-        text = re.sub(rf"\b{sym}\b", str(v), text)
-    return text
-
-
-def superset_noted(a) -> bool:
-    return any(d.code == "N0501" and "superset" in " ".join(d.notes) for d in a.diagnostics)
 
 
 def bounded_check(text: str):

@@ -102,7 +102,7 @@ def _reads_a_later_line(net) -> bool:
 def _joins_a_later_line(net) -> bool:
     lines = _lines(net)
     return any(lines[name.strip()][0] > k for k, line in lines.values() if (m := re.search(r"(add|concat)\((.*)\)", line))
-               for name in m.group(2).split(","))
+               for name in m.group(2).split(",") if name.strip() in lines)
 
 
 def _output_is_read(net) -> bool:

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from alexnet_dsl.kernels.reference import (  # noqa: F401  (re-exported: the tests import them from here)
     STORE_ERROR,
     TRANSCENDENTAL,
+    TWO_PART_SQUARE_ERROR,
     U32,
     UNIT_ROUNDOFF,
     bound_violations,

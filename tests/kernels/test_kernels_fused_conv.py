@@ -20,7 +20,9 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tolerance import (
+    STORE_ERROR,
     TRANSCENDENTAL,
+    TWO_PART_SQUARE_ERROR,
     assert_as_accurate_as_torch,
     assert_float64_close,
     assert_within,
@@ -43,12 +45,7 @@ def square_error(dtype: torch.dtype, allow_tf32: bool | None = None) -> float:
     bits (exact) and the remainder (< 2^-7 of the square) is rounded to bf16 on a GPU, truncated by the
     interpreter's fp32 -> bf16 cast: < 2^-7 of it, 2^-14 of the square.
     """
-    return 0.0 if dtype == torch.float32 and not resolve_tf32(dtype, allow_tf32) else 2.0**-14
-
-
-# The relative error of storing the fp32 result: the interpreter's fp32 -> bf16 cast truncates (< 1 ulp, 2^-7);
-# float16 is rounded to nearest (numpy's cast, 2^-11).
-STORE_ERROR = {torch.float32: 0.0, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-7}
+    return 0.0 if dtype == torch.float32 and not resolve_tf32(dtype, allow_tf32) else TWO_PART_SQUARE_ERROR
 
 
 @dataclass(frozen=True)
@@ -477,18 +474,18 @@ def test_interpreter_switch_works_after_triton_was_imported_without_it() -> None
         import torch, triton, triton.language
         from alexnet_dsl.kernels import LRNParams, fused_conv2d
         from alexnet_dsl.kernels import conv_lrn
-        sys.path.insert(0, TESTS)
-        from tolerance import assert_within, fused_conv_bound
+        from alexnet_dsl.kernels.reference import TWO_PART_SQUARE_ERROR, bound_violations, fused_conv_bound
         assert not os.environ.get("TRITON_INTERPRET")
         os.environ["TRITON_INTERPRET"] = "1"
         x, w, b = torch.randn(1, 4, 6, 6), torch.randn(6, 2, 3, 3), torch.randn(6)
         lrn = LRNParams(3, 1.0, 0.75, 1.0)
         out = fused_conv2d(x, w, b, groups=2, padding=1, lrn=lrn)
         # TF32 by default (cudnn.allow_tf32): squares in 2 parts (test_kernels_fused_conv.square_error)
-        assert_within(out, *fused_conv_bound(x, w, b, relu=True, lrn=lrn, groups=2, padding=1, square_error=2**-14))
+        bound = fused_conv_bound(x, w, b, relu=True, lrn=lrn, groups=2, padding=1, square_error=TWO_PART_SQUARE_ERROR)
+        assert bound_violations(out, *bound) is None, bound_violations(out, *bound)
         print("ok")
         """
-    ).replace("TESTS", repr(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
