@@ -160,7 +160,9 @@ def check_source(source: Source) -> Analysis:
         return analysis
 
 
-def _check(source: Source) -> Analysis:
+def _check(source: Source, helps: bool = True) -> Analysis:
+    """The pipeline; without `helps`, the E0301/E0302 helps that re-check the network are not worked out
+    (a rewrite's re-check only counts errors: see `_errors_after`)."""
     analysis = Analysis(source)
     tree, diags = parse(source)
     if tree is None:
@@ -178,9 +180,9 @@ def _check(source: Source) -> Analysis:
     solve_diags = one_error_per_assertion(net, solve_diags)
     analysis.admissible = sets
     shape_diags = result.diagnostics + solve_diags
-    if any(d.code == "E0302" for d in shape_diags):
+    if helps and any(d.code == "E0302" for d in shape_diags):
         shape_diags = _output_rewrites(net, result.infos, shape_diags)
-    if any(d.code in ("E0301", "E0302") for d in shape_diags):
+    if helps and any(d.code in ("E0301", "E0302") for d in shape_diags):
         shape_diags = _with_global_help(net, shape_diags)
     analysis.diagnostics = sorted(diags + shape_diags, key=sort_key)
     return analysis
@@ -887,7 +889,7 @@ def _another_mistake(d: Diagnostic) -> bool:
 
 def _recheck(source: Source, edits: tuple[Edit, ...], sizes: dict[str, int] | None) -> Analysis | None:
     """The spec checked with the edits made (and `sizes` bound, see `bind`); None when it has no network."""
-    after = _check(Source(source.path, apply_edits(source.text, edits)))  # unverified: no recursion
+    after = _check(Source(source.path, apply_edits(source.text, edits)), helps=False)  # unverified: no recursion
     if after.network is None:
         return None
     if sizes:  # (an edit may have written a size in place of a symbol: bind the others)

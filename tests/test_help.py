@@ -243,7 +243,8 @@ def test_rewrites_are_verified_within_a_budget_that_keeps_big_specs_linear(monke
 
     calls = []
     real = analysis._check
-    monkeypatch.setattr(analysis, "_check", lambda source: calls.append(len(source.text)) or real(source))
+    monkeypatch.setattr(analysis, "_check",
+                        lambda source, **kw: calls.append(len(source.text)) or real(source, **kw))
     line = "    lrn(size=5, alpha=10e-4)\n"
     text = "network Big(x: [N, 4, 8, 8]) {\n" + line * 2_000 + "}\n"
     a = check_text(text)
