@@ -5,7 +5,7 @@ Importing this package is cheap: torch is imported only when a network is compil
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from alexnet_dsl._version import __version__
 
 
 def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget=..., **sizes):  # noqa: A001
@@ -24,19 +24,24 @@ def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget
     `alexnet_dsl.extras.MissingExtra` (a ModuleNotFoundError naming the `pip install`) without torch;
     issues a `DslWarning` for each warning (a dropped row, `alpha=10e-4`, ...).
     """
-    from .extras import require
+    from alexnet_dsl.extras import require
 
     require("torch", what="alexnet_dsl.compile()")
-    from .build import _DEFAULT, compile_spec
+    from alexnet_dsl.backend.build import _DEFAULT, compile_spec
 
-    return compile_spec(spec, backend=backend, init=init,
-                        memory_budget=_DEFAULT if memory_budget is ... else memory_budget, **sizes)
+    return compile_spec(
+        spec,
+        backend=backend,
+        init=init,
+        memory_budget=_DEFAULT if memory_budget is ... else memory_budget,
+        **sizes,
+    )
 
 
 def check(spec):
     """Check a spec (path or text) and return its `Analysis` (shapes, params, diagnostics)."""
-    from .analysis import check_source
-    from .build import load
+    from alexnet_dsl.analysis.pipeline import check_source
+    from alexnet_dsl.backend.build import load
 
     return check_source(load(spec))
 
@@ -45,28 +50,28 @@ def from_torch(module, input_shape, name: str = "Imported") -> str:
     """The `.net` text of a PyTorch module for inputs of `input_shape` (batch first).
 
     The module is an nn.Sequential, or anything torch.fx can trace made of ops the language has;
-    the spec compiles back to the same function (`alexnet_dsl.importer.translate(...).state_dict`
-    renames the weights). Raises `alexnet_dsl.importer.UnsupportedModule` (an ImportError) listing
+    the spec compiles back to the same function (`alexnet_dsl.interop.torch_import.translate(...).state_dict`
+    renames the weights). Raises `alexnet_dsl.interop.torch_import.UnsupportedModule` (an ImportError) listing
     every op the language lacks. See docs/interop.md.
     """
-    from .extras import require
+    from alexnet_dsl.extras import require
 
     require("torch", what="alexnet_dsl.from_torch()")
-    from .importer import from_torch as _from_torch
+    from alexnet_dsl.interop.torch_import import from_torch as _from_torch
 
     return _from_torch(module, input_shape, name)
 
 
 def export_onnx(spec, path, weights=None, sizes=None, *, opset: int = 20):
     """Export a spec's compiled module to ONNX (see `dslc export` and docs/interop.md)."""
-    from .extras import EXPORT_NEEDS, require
+    from alexnet_dsl.extras import EXPORT_NEEDS, require
 
     require(*EXPORT_NEEDS, what="alexnet_dsl.export_onnx()")
-    from .onnx_export import export_onnx as _export_onnx
+    from alexnet_dsl.interop.onnx_export import export_onnx as _export_onnx
 
     return _export_onnx(spec, path, weights, sizes, opset=opset)
 
 
-from .diagnostics import DslError, DslWarning  # noqa: E402
+from alexnet_dsl.diagnostics import DslError, DslWarning  # noqa: E402
 
-__all__ = ["DslError", "DslWarning", "check", "compile", "export_onnx", "from_torch"]
+__all__ = ["DslError", "DslWarning", "__version__", "check", "compile", "export_onnx", "from_torch"]

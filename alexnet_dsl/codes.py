@@ -307,7 +307,12 @@ compiled module checks that constraint on each input.""",
 
 def markdown() -> str:
     """The text of docs/errors.md."""
-    out = ["# Diagnostic codes", "", "Generated from `alexnet_dsl/codes.py`; `dslc explain CODE` prints one.", ""]
+    out = [
+        "# Diagnostic codes",
+        "",
+        "Generated from `alexnet_dsl/codes.py`; `dslc explain CODE` prints one.",
+        "",
+    ]
     for code, entry in CODES.items():
         out += [f"## {code}: {entry.title}", "", entry.explanation, ""]
     return "\n".join(out)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .codes import CODES
-from .source import Source, Span
+from alexnet_dsl.codes import CODES
+from alexnet_dsl.source import Source, Span
 
 
 class Severity(enum.Enum):
@@ -70,15 +70,21 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
     def to_json(self) -> dict:
-        out: dict = {"severity": self.severity.value, "code": self.code, "message": self.message,
-                     **_span_json(self.span)}
+        out: dict = {
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            **_span_json(self.span),
+        }
         if self.notes:
             out["notes"] = list(self.notes)
         if self.helps:
             out["help"] = list(self.helps)
         if self.rewrites:
-            out["fixes"] = [{"help": r.help, "edits": [{**_span_json(e.span), "text": e.text} for e in r.edits]}
-                            for r in self.rewrites]
+            out["fixes"] = [
+                {"help": r.help, "edits": [{**_span_json(e.span), "text": e.text} for e in r.edits]}
+                for r in self.rewrites
+            ]
         if self.related:
             out["related"] = [{"message": r.message, **_span_json(r.span)} for r in self.related]
         return out
@@ -86,8 +92,12 @@ class Diagnostic:
 
 def _span_json(span: Span | None) -> dict:
     """A span's JSON keys (null where a diagnostic has no place)."""
-    return {"line": span.line if span else None, "column": span.col if span else None,
-            "end_line": span.end_line if span else None, "end_column": span.end_col if span else None}
+    return {
+        "line": span.line if span else None,
+        "column": span.col if span else None,
+        "end_line": span.end_line if span else None,
+        "end_column": span.end_col if span else None,
+    }
 
 
 def error(code: str, message: str, span: Span | None, **kw) -> Diagnostic:
@@ -118,7 +128,7 @@ def apply_edits(text: str, edits: tuple[Edit, ...]) -> str:
 
     out = text
     for e in sorted(edits, key=lambda e: (e.span.line, e.span.col), reverse=True):  # back to front
-        out = out[: offset(e.span.line, e.span.col)] + e.text + out[offset(e.span.end_line, e.span.end_col):]
+        out = out[: offset(e.span.line, e.span.col)] + e.text + out[offset(e.span.end_line, e.span.end_col) :]
     return out
 
 

@@ -40,11 +40,17 @@ class MissingExtra(ModuleNotFoundError):
         self.modules = tuple(dict.fromkeys(modules))
         assert self.modules and all(m in EXTRA_OF for m in self.modules), self.modules
         self.extras = tuple(sorted({EXTRA_OF[m] for m in self.modules}, key=_ORDER.index))
-        names = " and ".join(self.modules) if len(self.modules) <= 2 else (
-            ", ".join(self.modules[:-1]) + f" and {self.modules[-1]}")
+        names = (
+            " and ".join(self.modules)
+            if len(self.modules) <= 2
+            else (", ".join(self.modules[:-1]) + f" and {self.modules[-1]}")
+        )
         verb = "is" if len(self.modules) == 1 else "are"
-        super().__init__(f"{what} needs {names}, which {verb} not installed: "
-                         f"pip install 'alexnet-dsl[{','.join(self.extras)}]'", name=self.modules[0])
+        super().__init__(
+            f"{what} needs {names}, which {verb} not installed: "
+            f"pip install 'alexnet-dsl[{','.join(self.extras)}]'",
+            name=self.modules[0],
+        )
 
 
 def optional_module(error: ModuleNotFoundError) -> str | None:

@@ -22,27 +22,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import expr as E
-from .analysis import Analysis, check_source, check_text
-from .extras import needs
-from .solve import IntSet
+from alexnet_dsl.analysis.pipeline import Analysis, check_source, check_text
+from alexnet_dsl.analysis.solve import IntSet
+from alexnet_dsl.extras import needs
+from alexnet_dsl.ir import expr as E
 
 with needs("alexnet_dsl.testing"):  # one line naming the `test` extra, not a bare ModuleNotFoundError
     from hypothesis import assume
     from hypothesis import strategies as st
 
-__all__ = ["BrokenNetwork", "GeneratedNetwork", "admissible_inputs", "assert_shapes", "broken_networks",
-           "networks"]
+__all__ = [
+    "BrokenNetwork",
+    "GeneratedNetwork",
+    "admissible_inputs",
+    "assert_shapes",
+    "broken_networks",
+    "networks",
+]
 
 
 def _analysis(spec) -> Analysis:
     if isinstance(spec, Analysis):
         return spec
-    from .build import load
+    from alexnet_dsl.backend.build import load
 
     analysis = check_source(load(spec))
     if not analysis.ok:
-        from .diagnostics import DslError
+        from alexnet_dsl.diagnostics import DslError
 
         raise DslError(analysis.errors, analysis.source)
     return analysis
@@ -64,8 +70,9 @@ def _values(s: IntSet, span: int) -> st.SearchStrategy[int]:
     return values
 
 
-def admissible_inputs(spec, batch: int | st.SearchStrategy[int] | None = None,
-                      span: int = 64) -> st.SearchStrategy[tuple[int, ...]]:
+def admissible_inputs(
+    spec, batch: int | st.SearchStrategy[int] | None = None, span: int = 64
+) -> st.SearchStrategy[tuple[int, ...]]:
     """Input shapes that `spec` accepts.
 
     Symbols are drawn from their exact admissible sets (unbounded ranges up to `span` past their
@@ -92,7 +99,7 @@ def admissible_inputs(spec, batch: int | st.SearchStrategy[int] | None = None,
 
     shapes = draw()
     if coupled:
-        from .analysis import bind
+        from alexnet_dsl.analysis.pipeline import bind
 
         def completes(shape: tuple[int, ...]) -> bool:
             sizes = {d: shape[i] for i, d in enumerate(net.input_dims) if i and isinstance(d, str)}
@@ -166,9 +173,12 @@ def _conv(draw, shape: tuple[int, int, int]) -> tuple[str, tuple[int, int, int]]
     groups = draw(st.sampled_from([g for g in (1, 1, 2, 3, 4) if c % g == 0]))
     filters = groups * draw(st.integers(1, 5))
     bias = draw(st.booleans())
-    text = (f"conv({filters}, kernel={_pair_text(kh, kw)}, stride={_pair_text(sh, sw)}, "
-            f"padding={_pair_text(ph, pw)}, dilation={_pair_text(dh, dw)}, groups={groups}"
-            + ("" if bias else ", bias=false") + ")")
+    text = (
+        f"conv({filters}, kernel={_pair_text(kh, kw)}, stride={_pair_text(sh, sw)}, "
+        f"padding={_pair_text(ph, pw)}, dilation={_pair_text(dh, dw)}, groups={groups}"
+        + ("" if bias else ", bias=false")
+        + ")"
+    )
     return text, (filters, oh, ow)
 
 
@@ -183,8 +193,11 @@ def _pool(draw, shape: tuple[int, int, int]) -> tuple[str, tuple[int, int, int]]
     oh, ow = _out(h, kh, sh, ph, ceil=ceil), _out(w, kw, sw, pw, ceil=ceil)
     if oh < 1 or ow < 1:
         return None
-    text = (f"{kind}(kernel={_pair_text(kh, kw)}, stride={_pair_text(sh, sw)}, padding={_pair_text(ph, pw)}"
-            + (", ceil=true" if ceil else "") + ")")
+    text = (
+        f"{kind}(kernel={_pair_text(kh, kw)}, stride={_pair_text(sh, sw)}, padding={_pair_text(ph, pw)}"
+        + (", ceil=true" if ceil else "")
+        + ")"
+    )
     return text, (c, oh, ow)
 
 
@@ -202,9 +215,15 @@ def _same_shape(draw, shape: tuple[int, int, int]) -> tuple[str, tuple[int, int,
 
 
 @st.composite
-def networks(draw, max_layers: int = 8, branches: bool = True, head: bool = True,
-             sizes: tuple[int, int] = (6, 40), channels: tuple[int, int] = (1, 6),
-             any_order: bool = True) -> GeneratedNetwork:
+def networks(
+    draw,
+    max_layers: int = 8,
+    branches: bool = True,
+    head: bool = True,
+    sizes: tuple[int, int] = (6, 40),
+    channels: tuple[int, int] = (1, 6),
+    any_order: bool = True,
+) -> GeneratedNetwork:
     """Random valid specs over [N, C, H, W]: conv/pool/LRN/batchnorm/activations with random
     arguments (pairs, groups, dilation, ceil mode), branches joined with `add`/`concat`, and an
     optional flatten + linear head.
@@ -218,7 +237,9 @@ def networks(draw, max_layers: int = 8, branches: bool = True, head: bool = True
     current, shape = "x", (c, h, w)
     b.shapes["x"] = shape
     for _ in range(draw(st.integers(1, max_layers))):
-        kind = draw(st.sampled_from(["conv", "conv", "pool", "same", "adaptive"] + (["branch"] if branches else [])))
+        kind = draw(
+            st.sampled_from(["conv", "conv", "pool", "same", "adaptive"] + (["branch"] if branches else []))
+        )
         if kind == "conv":
             made = draw(_conv(shape))
         elif kind == "pool":
@@ -256,8 +277,9 @@ def networks(draw, max_layers: int = 8, branches: bool = True, head: bool = True
             f = draw(st.integers(1, 12))
             current = b.add(f"linear({f})", (f,), current)
             if draw(st.booleans()):
-                current = b.add(draw(st.sampled_from(["relu", "dropout(0.5)", "batchnorm", "softmax"])), (f,),
-                                current)
+                current = b.add(
+                    draw(st.sampled_from(["relu", "dropout(0.5)", "batchnorm", "softmax"])), (f,), current
+                )
     output = current
     order = list(range(len(b.order)))
     if any_order:
@@ -266,8 +288,10 @@ def networks(draw, max_layers: int = 8, branches: bool = True, head: bool = True
             source = draw(st.sampled_from(made))
             b.add(draw(st.sampled_from(["relu", "tanh", "sigmoid"])), b.shapes[source], source)
         # any order of the lines but the output's, which is the last line by definition
-        order = [*draw(st.permutations([i for i in range(len(b.order)) if b.order[i] != output])),
-                 b.order.index(output)]
+        order = [
+            *draw(st.permutations([i for i in range(len(b.order)) if b.order[i] != output])),
+            b.order.index(output),
+        ]
     body = "\n".join("    " + line for line in b.render(order))
     text = f"network Random(x: [N, {c}, {h}, {w}]) {{\n{body}\n}}\n"
     analysis = check_text(text)
@@ -293,8 +317,19 @@ class BrokenNetwork:
     valid_text: str
 
 
-_MISTAKES = ("assertion", "wrong_assertion", "groups", "kernel", "unknown_op", "unknown_arg", "float_arg",
-             "duplicate", "unknown_ref", "linear_rank", "join")
+_MISTAKES = (
+    "assertion",
+    "wrong_assertion",
+    "groups",
+    "kernel",
+    "unknown_op",
+    "unknown_arg",
+    "float_arg",
+    "duplicate",
+    "unknown_ref",
+    "linear_rank",
+    "join",
+)
 
 
 @st.composite
@@ -308,9 +343,19 @@ def broken_networks(draw, mistakes: tuple[str, ...] = _MISTAKES) -> BrokenNetwor
     mistake = draw(st.sampled_from(mistakes))
     i = draw(st.integers(1, len(lines) - 2))  # a layer line (0-based)
     name = lines[i].strip().split(":")[0]
-    code = {"assertion": "E0301", "wrong_assertion": "E0301", "groups": "E0303", "kernel": "E0305", "unknown_op": "E0101",
-            "unknown_arg": "E0102", "float_arg": "E0104", "duplicate": "E0201", "unknown_ref": "E0202",
-            "linear_rank": "E0306", "join": "E0307"}[mistake]
+    code = {
+        "assertion": "E0301",
+        "wrong_assertion": "E0301",
+        "groups": "E0303",
+        "kernel": "E0305",
+        "unknown_op": "E0101",
+        "unknown_arg": "E0102",
+        "float_arg": "E0104",
+        "duplicate": "E0201",
+        "unknown_ref": "E0202",
+        "linear_rank": "E0306",
+        "join": "E0307",
+    }[mistake]
     appended = {
         "groups": f"grouped: conv({c + 1}, kernel=1, groups={c + 1})",
         "kernel": f"big: maxpool(kernel=({h + 1}, {w + 1}))",
@@ -350,17 +395,23 @@ def broken_networks(draw, mistakes: tuple[str, ...] = _MISTAKES) -> BrokenNetwor
         lines.insert(i + 1, f"    {name}: relu")
         i += 1
     else:
-        lines[i] = f"    {name}: " + {"unknown_op": "convolution(4, kernel=3)",
-                                      "unknown_arg": "relu(inplace=true)",
-                                      "float_arg": "conv(4, kernel=2.5)"}[mistake]
+        lines[i] = (
+            f"    {name}: "
+            + {
+                "unknown_op": "convolution(4, kernel=3)",
+                "unknown_arg": "relu(inplace=true)",
+                "float_arg": "conv(4, kernel=2.5)",
+            }[mistake]
+        )
     return BrokenNetwork("\n".join(lines) + "\n", code, i + 1, net.text)
 
 
 # ---------------------------------------------------------------------------- assert_shapes
 
 
-def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str | None = None,
-                  backend: str = "torch") -> None:
+def assert_shapes(
+    spec_or_module, input_shape: tuple[int, ...], device: str | None = None, backend: str = "torch"
+) -> None:
     """Run the compiled network one statement at a time and compare every layer's output shape
     with the checker's prediction. A spec runs on the `meta` device by default, where nothing is
     computed or allocated; a module runs where its parameters are, unless `device` says otherwise.
@@ -373,7 +424,7 @@ def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str | No
     with needs("alexnet_dsl.testing.assert_shapes"):
         import torch
 
-    from .codegen import forward_plan, input_arg, network_for
+    from alexnet_dsl.backend.codegen import forward_plan, input_arg, network_for
 
     if isinstance(spec_or_module, torch.nn.Module):
         model = spec_or_module
@@ -386,18 +437,23 @@ def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str | No
         model = model.to(device)
     else:
         device = device or "meta"
-        from . import compile as compile_spec
+        from alexnet_dsl import compile as compile_spec
 
         analysis = _analysis(spec_or_module)
         with torch.device(device):
-            model = compile_spec(analysis.source.text if analysis.source.path == "<string>" else
-                                 analysis.source.path, backend=backend, memory_budget=None)
+            model = compile_spec(
+                analysis.source.text if analysis.source.path == "<string>" else analysis.source.path,
+                backend=backend,
+                memory_budget=None,
+            )
     model = model.eval()
     net = analysis.network
     assert net is not None
     if len(input_shape) != len(net.input_dims):
-        raise AssertionError(f"input shape {list(input_shape)} has rank {len(input_shape)}, the network "
-                             f"expects {len(net.input_dims)}: {list(net.input_dims)}")
+        raise AssertionError(
+            f"input shape {list(input_shape)} has rank {len(input_shape)}, the network "
+            f"expects {len(net.input_dims)}: {list(net.input_dims)}"
+        )
     env_sizes = {d: input_shape[i] for i, d in enumerate(net.input_dims) if isinstance(d, str)}
     predicted = {i.layer.name: i.shape for i in analysis.infos}
     for layer in network_for(analysis, backend).layers:
@@ -426,8 +482,9 @@ def assert_shapes(spec_or_module, input_shape: tuple[int, ...], device: str | No
             rows.append((step.layer, str(list(want)) if want else "?", str(list(got)), bad))
     if failed:
         width = max(len(r[0]) for r in rows)
-        lines = [f"shapes differ from the static prediction for input {list(input_shape)}:",
-                 f"  {'layer':<{width}}  {'predicted':<24}  actual"]
+        lines = [
+            f"shapes differ from the static prediction for input {list(input_shape)}:",
+            f"  {'layer':<{width}}  {'predicted':<24}  actual",
+        ]
         lines += [f"  {n:<{width}}  {w:<24}  {g}{'   <-- differs' if bad else ''}" for n, w, g, bad in rows]
         raise AssertionError("\n".join(lines))
-

@@ -34,7 +34,7 @@ def startup(runs: int, bytecode: bool) -> float:
 
         compileall.compile_dir(str(ROOT / "alexnet_dsl"), quiet=1)
     base = [sys.executable, "-c", "import lark"]
-    check = [sys.executable, "-m", "alexnet_dsl.cli", "check", "-q", "specs/alexnet.net"]
+    check = [sys.executable, "-m", "alexnet_dsl.cli.main", "check", "-q", "specs/alexnet.net"]
     timed(check)  # warm the parser cache and the OS file cache
     a, b = [], []
     for _ in range(runs):
@@ -69,7 +69,7 @@ def big_spec(layers: int) -> str:
 
 
 def scaling(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> None:
-    from alexnet_dsl.analysis import check_text
+    from alexnet_dsl.analysis.pipeline import check_text
 
     print(f"\n{'layers':>8} {'check time':>12} {'per layer':>12}")
     for layers in sizes:
@@ -84,10 +84,14 @@ def scaling(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--no-bytecode", action="store_true",
-                        help="do not compile alexnet_dsl's bytecode first (measures the worst case)")
-    parser.add_argument("--sizes", default="1000,10000,100000",
-                        help="layer counts of the scaling table, comma-separated")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="do not compile alexnet_dsl's bytecode first (measures the worst case)",
+    )
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000", help="layer counts of the scaling table, comma-separated"
+    )
     args = parser.parse_args()
     startup(args.runs, bytecode=not args.no_bytecode)
     scaling(tuple(int(n) for n in args.sizes.split(",")))

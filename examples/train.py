@@ -44,13 +44,17 @@ def main() -> None:
     if distributed:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     rank = dist.get_rank() if distributed else 0
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(
+        f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+    )
 
     torch.manual_seed(0)  # every rank starts from the same weights (DDP also broadcasts rank 0's)
     model = alexnet_dsl.compile(args.spec, init=args.init).to(device)
     analysis = model.dslc_analysis
     shape = tuple(d if isinstance(d, int) else 1 for d in analysis.network.input_dims)
-    classes = analysis.output[-1] if analysis.output is not None and isinstance(analysis.output[-1], int) else 10
+    classes = (
+        analysis.output[-1] if analysis.output is not None and isinstance(analysis.output[-1], int) else 10
+    )
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)

@@ -15,8 +15,13 @@ ROOT = Path(__file__).parent.parent
 
 
 def run(script: str, *args: str) -> str:
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
-                       text=True, timeout=600, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r.stdout
 

@@ -13,9 +13,9 @@ from profiles import scaled
 from torch_oracle import run_meta
 
 import alexnet_dsl
-from alexnet_dsl import expr as E
 from alexnet_dsl import ir
-from alexnet_dsl.analysis import check_text
+from alexnet_dsl.analysis.pipeline import check_text
+from alexnet_dsl.ir import expr as E
 from alexnet_dsl.testing import broken_networks, networks
 
 
@@ -50,14 +50,17 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
         if isinstance(op, ir.Pool) and op.kind == "max":
             return F.max_pool2d(x, op.kernel, op.stride, op.padding, ceil_mode=op.ceil)
         if isinstance(op, ir.Pool):
-            return F.avg_pool2d(x, op.kernel, op.stride, op.padding, ceil_mode=op.ceil,
-                                count_include_pad=op.count_include_pad)
+            return F.avg_pool2d(
+                x, op.kernel, op.stride, op.padding, ceil_mode=op.ceil, count_include_pad=op.count_include_pad
+            )
         if isinstance(op, ir.AdaptiveAvgPool):
             return F.adaptive_avg_pool2d(x, op.output)
         if isinstance(op, ir.LRN):  # the paper's alpha is not divided by the size; PyTorch's is
             return F.local_response_norm(x, op.size, op.alpha * op.size, op.beta, op.k)
         if isinstance(op, ir.BatchNorm):
-            return F.batch_norm(x, p["running_mean"], p["running_var"], p["weight"], p["bias"], False, 0.0, op.eps)
+            return F.batch_norm(
+                x, p["running_mean"], p["running_var"], p["weight"], p["bias"], False, 0.0, op.eps
+            )
         if isinstance(op, ir.Dropout):
             return x
         if isinstance(op, ir.Flatten):
@@ -65,8 +68,12 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
         if isinstance(op, ir.Linear):
             return F.linear(x, p["weight"], p.get("bias"))
         if isinstance(op, ir.Activation):
-            return {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-                    "softmax": lambda t: F.softmax(t, dim=1)}[op.kind](x)
+            return {
+                "relu": F.relu,
+                "tanh": torch.tanh,
+                "sigmoid": torch.sigmoid,
+                "softmax": lambda t: F.softmax(t, dim=1),
+            }[op.kind](x)
         if isinstance(op, ir.Add):
             return torch.stack(xs).sum(0)
         if isinstance(op, ir.Concat):
@@ -88,20 +95,30 @@ def test_compiled_module_returns_the_checked_output_layer(net, seed):
         warnings.simplefilter("ignore")  # W0404 for the side branches
         model = alexnet_dsl.compile(net.text, backend="torch", memory_budget=None).eval()
     gen = torch.Generator().manual_seed(seed)
-    state = {k: torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1 if v.is_floating_point() else v
-             for k, v in model.state_dict().items()}
+    state = {
+        k: torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1 if v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+    }
     for k in state:
         if k.endswith("running_var"):
             state[k] = state[k].abs() + 0.5
     x = torch.randn(net.input_shape, generator=gen, dtype=torch.float64)
     want = evaluate(a.network, net.output, x, state)
-    assert tuple(want.shape[1:]) == net.shapes[net.output] == tuple(E.evaluate(d, {"N": 2}) for d in a.output[1:])
+    assert (
+        tuple(want.shape[1:])
+        == net.shapes[net.output]
+        == tuple(E.evaluate(d, {"N": 2}) for d in a.output[1:])
+    )
     model = model.double()
     model.load_state_dict(state)
     with torch.no_grad():
         got = model(x)
-        want32 = evaluate(a.network, net.output, x.float(), {k: v.float() if v.is_floating_point() else v
-                                                                for k, v in state.items()})
+        want32 = evaluate(
+            a.network,
+            net.output,
+            x.float(),
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
+        )
     # Both sides compute in float64; they may differ only by rounding (summation orders, channels-last
     # algorithms). The bound: what float32 arithmetic itself gets wrong on the same data (PyTorch's own
     # error, at least one float32 rounding of the largest output), far above any float64 rounding, far
@@ -115,13 +132,26 @@ def test_compiled_module_returns_the_checked_output_layer(net, seed):
 # Loose networks: random arguments with no attempt at validity; the checker's verdict must be
 # torch's verdict, both ways.
 loose_layer = st.one_of(
-    st.builds(lambda f, kh, kw, s, p, d, g: f"conv({f}, kernel=({kh}, {kw}), stride={s}, padding={p}, "
-                                            f"dilation={d}, groups={g})",
-              st.integers(1, 6), st.integers(1, 7), st.integers(1, 7), st.integers(1, 3), st.integers(0, 3),
-              st.integers(1, 3), st.integers(1, 3)),
-    st.builds(lambda kind, k, s, p, c: f"{kind}(kernel={k}, stride={s}, padding={p}, ceil={c})",
-              st.sampled_from(["maxpool", "avgpool"]), st.integers(1, 6), st.integers(1, 3), st.integers(0, 3),
-              st.sampled_from(["true", "false"])),
+    st.builds(
+        lambda f, kh, kw, s, p, d, g: (
+            f"conv({f}, kernel=({kh}, {kw}), stride={s}, padding={p}, dilation={d}, groups={g})"
+        ),
+        st.integers(1, 6),
+        st.integers(1, 7),
+        st.integers(1, 7),
+        st.integers(1, 3),
+        st.integers(0, 3),
+        st.integers(1, 3),
+        st.integers(1, 3),
+    ),
+    st.builds(
+        lambda kind, k, s, p, c: f"{kind}(kernel={k}, stride={s}, padding={p}, ceil={c})",
+        st.sampled_from(["maxpool", "avgpool"]),
+        st.integers(1, 6),
+        st.integers(1, 3),
+        st.integers(0, 3),
+        st.sampled_from(["true", "false"]),
+    ),
     st.builds(lambda o: f"adaptive_avgpool({o})", st.integers(1, 5)),
     st.builds(lambda n: f"lrn(size={n}, alpha=1e-4, beta=0.75, k=2)", st.integers(1, 7)),
     st.sampled_from(["relu", "batchnorm", "flatten", "linear(5)", "softmax", "dropout(0.1)"]),
@@ -129,7 +159,9 @@ loose_layer = st.one_of(
 
 
 @settings(max_examples=scaled(200), deadline=None)
-@given(st.integers(1, 4), st.integers(1, 12), st.integers(1, 12), st.lists(loose_layer, min_size=1, max_size=6))
+@given(
+    st.integers(1, 4), st.integers(1, 12), st.integers(1, 12), st.lists(loose_layer, min_size=1, max_size=6)
+)
 def test_checker_verdict_is_torchs_verdict(c, h, w, layers):
     text = f"network Loose(x: [N, {c}, {h}, {w}]) {{\n" + "\n".join(f"    {x}" for x in layers) + "\n}\n"
     a = check_text(text)

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from profiles import scaled
 
-from alexnet_dsl.analysis import check_source, check_text
+from alexnet_dsl.analysis.pipeline import check_source, check_text
 from alexnet_dsl.source import Source
 
 ROOT = Path(__file__).parent.parent
@@ -47,15 +47,72 @@ def test_random_bytes(data):
     checks_cleanly(data.decode("utf-8", errors="surrogateescape"))
 
 
-TOKENS = ["network", "block", "from", "(", ")", "[", "]", "{", "}", ",", ":", "=", "->", "\n", "\n", "\n",
-          "# c\n", "N", "H", "_", "x", "input", "conv", "maxpool", "avgpool", "lrn", "relu", "add", "concat",
-          "linear", "flatten", "batchnorm", "dropout", "adaptive_avgpool", "softmax", "kernel", "stride",
-          "padding", "groups", "size", "alpha", "true", "same", "0", "1", "3", "227", "2.5", "1e-4", "-3",
-          "10e-4", "99999999999999999999999999999", "1e999", "(1, 2)", "\t", "\r\n", "é", "\x00"]
+TOKENS = [
+    "network",
+    "block",
+    "from",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    "=",
+    "->",
+    "\n",
+    "\n",
+    "\n",
+    "# c\n",
+    "N",
+    "H",
+    "_",
+    "x",
+    "input",
+    "conv",
+    "maxpool",
+    "avgpool",
+    "lrn",
+    "relu",
+    "add",
+    "concat",
+    "linear",
+    "flatten",
+    "batchnorm",
+    "dropout",
+    "adaptive_avgpool",
+    "softmax",
+    "kernel",
+    "stride",
+    "padding",
+    "groups",
+    "size",
+    "alpha",
+    "true",
+    "same",
+    "0",
+    "1",
+    "3",
+    "227",
+    "2.5",
+    "1e-4",
+    "-3",
+    "10e-4",
+    "99999999999999999999999999999",
+    "1e999",
+    "(1, 2)",
+    "\t",
+    "\r\n",
+    "é",
+    "\x00",
+]
 
 
 @settings(max_examples=scaled(1000), deadline=None)
-@given(st.lists(st.sampled_from(TOKENS), max_size=80), st.sampled_from(["", "network A(x: [N, 3, H, W]) {\n"]))
+@given(
+    st.lists(st.sampled_from(TOKENS), max_size=80), st.sampled_from(["", "network A(x: [N, 3, H, W]) {\n"])
+)
 def test_token_streams(tokens, prefix):
     checks_cleanly(prefix + " ".join(tokens))
 
@@ -76,13 +133,16 @@ def mutated_specs(draw):
             lines[i], lines[j] = lines[j], lines[i]
         elif op == "char" and lines[i]:
             k = draw(st.integers(0, len(lines[i]) - 1))
-            lines[i] = lines[i][:k] + draw(st.characters(codec="utf-8")) + lines[i][k + 1:]
+            lines[i] = lines[i][:k] + draw(st.characters(codec="utf-8")) + lines[i][k + 1 :]
         elif op == "token":
             k = draw(st.integers(0, len(lines[i])))
             lines[i] = lines[i][:k] + draw(st.sampled_from(TOKENS)) + lines[i][k:]
         else:
-            lines[i] = lines[i].replace(draw(st.sampled_from(["3", "2", "1", "96", "5"])),
-                                        draw(st.sampled_from(["0", "-1", "1.5", "4096", "7", "N", "1" * 30])), 1)
+            lines[i] = lines[i].replace(
+                draw(st.sampled_from(["3", "2", "1", "96", "5"])),
+                draw(st.sampled_from(["0", "-1", "1.5", "4096", "7", "N", "1" * 30])),
+                1,
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -97,22 +157,25 @@ def test_mutated_specs(text):
 ALEXNET = SPECS["alexnet.net"]
 
 
-@pytest.mark.parametrize("text", [
-    "\x00" * 10,
-    b"network A(x: [N, 3, 8, 8]) {\n    relu\n}\n".decode() + "\udcff",
-    "network A(x: [N, 3, 8, 8]) {\n    conv(" + "1" * 30 + ", kernel=" + "9" * 30 + ")\n}\n",
-    "network A(x: [N, 3, " + "9" * 30 + ", 8]) {\n    relu\n}\n",
-    "network A(x: [N, 3, 8, 8]) {\n    lrn(size=5, alpha=1e999)\n}\n",
-    "network A(x: [N, 3, 8, 8]) {\n    " + "relu " * 50_000 + "\n}\n",
-    "network A(x: [N, 3, 8, 8]) {\n    conv(" + "(" * 50_000 + "\n}\n",
-    "[" * 100_000,
-    "{" * 100_000 + "}" * 100_000,
-    "network A(x: [N, 3, 8, 8]) {\n" + "    conv(4, kernel=1, padding=" + "1" * 5000 + ")\n}\n",
-    "#" * 1_000_000,
-    ALEXNET.replace("\n", "\r\n"),
-    ALEXNET.replace("    ", "\t"),
-    ALEXNET.replace("227, 227", "H, W").replace("-> [N, 256, 6, 6]", "-> [N, 256, 1000000, 1000000]"),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x00" * 10,
+        b"network A(x: [N, 3, 8, 8]) {\n    relu\n}\n".decode() + "\udcff",
+        "network A(x: [N, 3, 8, 8]) {\n    conv(" + "1" * 30 + ", kernel=" + "9" * 30 + ")\n}\n",
+        "network A(x: [N, 3, " + "9" * 30 + ", 8]) {\n    relu\n}\n",
+        "network A(x: [N, 3, 8, 8]) {\n    lrn(size=5, alpha=1e999)\n}\n",
+        "network A(x: [N, 3, 8, 8]) {\n    " + "relu " * 50_000 + "\n}\n",
+        "network A(x: [N, 3, 8, 8]) {\n    conv(" + "(" * 50_000 + "\n}\n",
+        "[" * 100_000,
+        "{" * 100_000 + "}" * 100_000,
+        "network A(x: [N, 3, 8, 8]) {\n" + "    conv(4, kernel=1, padding=" + "1" * 5000 + ")\n}\n",
+        "#" * 1_000_000,
+        ALEXNET.replace("\n", "\r\n"),
+        ALEXNET.replace("    ", "\t"),
+        ALEXNET.replace("227, 227", "H, W").replace("-> [N, 256, 6, 6]", "-> [N, 256, 1000000, 1000000]"),
+    ],
+)
 def test_extreme_inputs(text, ordinary_check_seconds):
     # no hang, no blow-up: less time than checking an ordinary 2,000-layer spec, measured in the same run (the
     # slowest of these takes about 1/25 of that on any machine; a quadratic pass over a 1 MB input, thousands)
@@ -122,7 +185,9 @@ def test_extreme_inputs(text, ordinary_check_seconds):
 
 
 def test_recursive_and_deeply_nested_blocks():
-    recursive = "block a(n) {\n    b(n)\n}\nblock b(n) {\n    a(n)\n}\nnetwork R(x: [N, 3, 8, 8]) {\n    a(4)\n}\n"
+    recursive = (
+        "block a(n) {\n    b(n)\n}\nblock b(n) {\n    a(n)\n}\nnetwork R(x: [N, 3, 8, 8]) {\n    a(4)\n}\n"
+    )
     a = check_text(recursive)
     assert [d.code for d in a.errors] == ["E0203"]
     chain = "".join(f"block b{i}(n) {{\n    b{i + 1}(n)\n}}\n" for i in range(500))
@@ -133,7 +198,11 @@ def test_recursive_and_deeply_nested_blocks():
 
 def big_spec(n: int) -> str:
     """An ordinary spec of n layers."""
-    return "network Big(x: [N, 4, 16, 16]) {\n" + "    relu\n    conv(4, kernel=3, padding=1)\n" * (n // 2) + "}\n"
+    return (
+        "network Big(x: [N, 4, 16, 16]) {\n"
+        + "    relu\n    conv(4, kernel=3, padding=1)\n" * (n // 2)
+        + "}\n"
+    )
 
 
 def fastest_check(text: str, runs: int = 2) -> float:
@@ -177,14 +246,21 @@ def test_cli_never_prints_a_traceback(tmp_path):
         "utf8.net": b"network \xff\xfe(x: [N]) {}",
         "deep.net": b"(" * 100_000,
         "empty.net": b"",
-        "huge_number.net": ("network A(x: [N, 3, 8, 8]) {\n    conv(" + "7" * 40 + ", kernel=3)\n}\n").encode(),
+        "huge_number.net": (
+            "network A(x: [N, 3, 8, 8]) {\n    conv(" + "7" * 40 + ", kernel=3)\n}\n"
+        ).encode(),
         "mutant.net": ALEXNET.replace("conv2:", "conv1:").replace("kernel=3", "kernel=").encode(),
     }
     for name, data in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
         for fmt in ("human", "json"):
-            r = subprocess.run([sys.executable, "-m", "alexnet_dsl.cli", "check", "--format", fmt, str(path)],
-                               capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+            r = subprocess.run(
+                [sys.executable, "-m", "alexnet_dsl.cli.main", "check", "--format", fmt, str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
             assert r.returncode in (0, 1), (name, r.stderr)
             assert "Traceback" not in r.stderr + r.stdout, name

@@ -18,7 +18,17 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 ALEXNET = ROOT / "specs" / "alexnet.net"
-OPTIONAL = ("torch", "numpy", "triton", "onnx", "onnxscript", "onnxruntime", "graphviz", "pygments", "hypothesis")
+OPTIONAL = (
+    "torch",
+    "numpy",
+    "triton",
+    "onnx",
+    "onnxscript",
+    "onnxruntime",
+    "graphviz",
+    "pygments",
+    "hypothesis",
+)
 TORCH = ("torch", "numpy")
 ONNX = ("onnx", "onnxscript", "onnxruntime")
 
@@ -44,19 +54,29 @@ del sys.argv[1:3]
 '''
 
 
-def run_without(absent: tuple[str, ...], code: str, *args: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess,
-                                                                                         set[str]]:
+def run_without(
+    absent: tuple[str, ...], code: str, *args: str, tmp_path: Path
+) -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run `code` in a fresh interpreter where `absent` cannot be imported; also the refused imports it tried."""
     log = tmp_path / "attempts.txt"
     log.write_text("")
-    r = subprocess.run([sys.executable, "-c", ABSENT + code, ",".join(absent), str(log), *args],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", ABSENT + code, ",".join(absent), str(log), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     return r, set(log.read_text().split())
 
 
 def dslc_without(absent: tuple[str, ...], *argv: str, tmp_path: Path):
-    return run_without(absent, "from alexnet_dsl.cli import main\nsys.exit(main(sys.argv[1:]))", *argv,
-                       tmp_path=tmp_path)
+    return run_without(
+        absent,
+        "from alexnet_dsl.cli.main import main\nsys.exit(main(sys.argv[1:]))",
+        *argv,
+        tmp_path=tmp_path,
+    )
 
 
 def assert_one_line_naming(stderr: str, extras: str) -> None:
@@ -69,17 +89,21 @@ def assert_one_line_naming(stderr: str, extras: str) -> None:
 # ---------------------------------------------------------------------------- commands that need no extra
 
 
-@pytest.mark.parametrize("argv, output", [
-    (["check", "--color", "always", "{spec}"], None),  # colour without pygments: plain source lines
-    (["check", "--format", "json", "{spec}"], None),
-    (["summary", "{spec}"], None),
-    (["fmt", "--check", "{spec}"], None),
-    (["explain", "E0301"], None),
-    (["graph", "{spec}"], None),  # DOT on stdout
-    (["graph", "{spec}", "-o", "a.dot"], "a.dot"),
-    (["graph", "{spec}", "-o", "a.gv"], "a.gv"),
-    (["compile", "{spec}", "-o", "a.py"], "a.py"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+@pytest.mark.parametrize(
+    "argv, output",
+    [
+        (["check", "--color", "always", "{spec}"], None),  # colour without pygments: plain source lines
+        (["check", "--format", "json", "{spec}"], None),
+        (["summary", "{spec}"], None),
+        (["fmt", "--check", "{spec}"], None),
+        (["explain", "E0301"], None),
+        (["graph", "{spec}"], None),  # DOT on stdout
+        (["graph", "{spec}", "-o", "a.dot"], "a.dot"),
+        (["graph", "{spec}", "-o", "a.gv"], "a.gv"),
+        (["compile", "{spec}", "-o", "a.py"], "a.py"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
 def test_commands_that_need_only_lark_work_without_every_optional_dependency(tmp_path, argv, output):
     argv = [str(ALEXNET) if a == "{spec}" else a for a in argv]
     r, tried = dslc_without(OPTIONAL, *argv, tmp_path=tmp_path)
@@ -119,13 +143,17 @@ def test_svg_and_report_without_python_extras(tmp_path):
 # ---------------------------------------------------------------------------- commands that need an extra
 
 
-@pytest.mark.parametrize("absent, argv, extras", [
-    (OPTIONAL, ["export", "{spec}", "--onnx", "a.onnx"], "torch,onnx"),
-    (TORCH, ["export", "{spec}", "--onnx", "a.onnx"], "torch"),  # only the onnx extra installed
-    (ONNX, ["export", "{spec}", "--onnx", "a.onnx"], "onnx"),
-    (("onnxscript",), ["export", "{spec}", "--onnx", "a.onnx"], "onnx"),
-    (OPTIONAL, ["import", "torch.nn:Identity", "--input-shape", "1,3,8,8"], "torch"),
-], ids=["export-bare", "export-onnx-only", "export-torch-only", "export-no-onnxscript", "import-bare"])
+@pytest.mark.parametrize(
+    "absent, argv, extras",
+    [
+        (OPTIONAL, ["export", "{spec}", "--onnx", "a.onnx"], "torch,onnx"),
+        (TORCH, ["export", "{spec}", "--onnx", "a.onnx"], "torch"),  # only the onnx extra installed
+        (ONNX, ["export", "{spec}", "--onnx", "a.onnx"], "onnx"),
+        (("onnxscript",), ["export", "{spec}", "--onnx", "a.onnx"], "onnx"),
+        (OPTIONAL, ["import", "torch.nn:Identity", "--input-shape", "1,3,8,8"], "torch"),
+    ],
+    ids=["export-bare", "export-onnx-only", "export-torch-only", "export-no-onnxscript", "import-bare"],
+)
 def test_commands_that_need_an_extra_name_it_in_one_line(tmp_path, absent, argv, extras):
     argv = [str(ALEXNET) if a == "{spec}" else a for a in argv]
     r, _ = dslc_without(absent, *argv, tmp_path=tmp_path)
@@ -136,10 +164,12 @@ def test_commands_that_need_an_extra_name_it_in_one_line(tmp_path, absent, argv,
 
 def test_an_optional_import_deep_inside_any_command_is_one_line(tmp_path):
     """The safety net in `dslc`'s main: a command that did not declare what it needs still says the extra."""
-    code = ("from alexnet_dsl import cli\n"
-            "def cmd_explain(args):\n    import torch.nn\n"
-            "cli.cmd_explain = cmd_explain\n"
-            "sys.exit(cli.main(['explain', 'E0301']))")
+    code = (
+        "from alexnet_dsl.cli import main as cli\n"
+        "def cmd_explain(args):\n    import torch.nn\n"
+        "cli.cmd_explain = cmd_explain\n"
+        "sys.exit(cli.main(['explain', 'E0301']))"
+    )
     r, _ = run_without(TORCH, code, tmp_path=tmp_path)
     assert r.returncode == 2
     assert_one_line_naming(r.stderr, "torch")
@@ -152,27 +182,51 @@ SPEC = "network T(x: [N, 3, 8, 8]) -> [N, 4, 6, 6] {\\n    c: conv(4, kernel=3)\
 CONV = "x = torch.zeros(1, 3, 8, 8); w = torch.zeros(4, 3, 3, 3)\n"
 
 
-@pytest.mark.parametrize("absent, call, extras", [
-    (TORCH, f"alexnet_dsl.compile('{SPEC}')", "torch"),
-    (("triton",), f"alexnet_dsl.compile('{SPEC}', backend='triton')", "triton"),
-    (TORCH, "alexnet_dsl.from_torch(None, (1, 3, 8, 8))", "torch"),
-    (OPTIONAL, f"alexnet_dsl.export_onnx('{SPEC}', 'a.onnx')", "torch,onnx"),
-    (ONNX, f"alexnet_dsl.export_onnx('{SPEC}', 'a.onnx')", "onnx"),
-    (("hypothesis",), "import alexnet_dsl.testing", "test"),
-    (TORCH, f"from alexnet_dsl.testing import assert_shapes\nassert_shapes('{SPEC}', (1, 3, 8, 8))", "torch"),
-    (TORCH, "import alexnet_dsl.kernels", "torch"),
-    (("triton",), f"import torch\nfrom alexnet_dsl.kernels import fused_conv2d\n{CONV}fused_conv2d(x, w, None)",
-     "triton"),
-    (OPTIONAL, "import alexnet_dsl.onnx_export", "torch,onnx"),  # as docs/interop.md writes it
-    (TORCH, "from alexnet_dsl.importer import translate", "torch"),
-], ids=["compile", "compile-triton", "from_torch", "export_onnx-bare", "export_onnx-torch-only", "testing",
-        "assert_shapes", "kernels", "fused_conv2d", "onnx_export-module", "importer-module"])
+@pytest.mark.parametrize(
+    "absent, call, extras",
+    [
+        (TORCH, f"alexnet_dsl.compile('{SPEC}')", "torch"),
+        (("triton",), f"alexnet_dsl.compile('{SPEC}', backend='triton')", "triton"),
+        (TORCH, "alexnet_dsl.from_torch(None, (1, 3, 8, 8))", "torch"),
+        (OPTIONAL, f"alexnet_dsl.export_onnx('{SPEC}', 'a.onnx')", "torch,onnx"),
+        (ONNX, f"alexnet_dsl.export_onnx('{SPEC}', 'a.onnx')", "onnx"),
+        (("hypothesis",), "import alexnet_dsl.testing", "test"),
+        (
+            TORCH,
+            f"from alexnet_dsl.testing import assert_shapes\nassert_shapes('{SPEC}', (1, 3, 8, 8))",
+            "torch",
+        ),
+        (TORCH, "import alexnet_dsl.kernels", "torch"),
+        (
+            ("triton",),
+            f"import torch\nfrom alexnet_dsl.kernels import fused_conv2d\n{CONV}fused_conv2d(x, w, None)",
+            "triton",
+        ),
+        (OPTIONAL, "import alexnet_dsl.interop.onnx_export", "torch,onnx"),  # as docs/interop.md writes it
+        (TORCH, "from alexnet_dsl.interop.torch_import import translate", "torch"),
+    ],
+    ids=[
+        "compile",
+        "compile-triton",
+        "from_torch",
+        "export_onnx-bare",
+        "export_onnx-torch-only",
+        "testing",
+        "assert_shapes",
+        "kernels",
+        "fused_conv2d",
+        "onnx_export-module",
+        "importer-module",
+    ],
+)
 def test_api_entry_points_raise_one_line_module_not_found(tmp_path, absent, call, extras):
-    code = ("import json, os\nos.environ['TRITON_INTERPRET'] = '1'\nimport alexnet_dsl\ntry:\n"
-            + "".join(f"    {line}\n" for line in call.splitlines())
-            + "except ModuleNotFoundError as e:\n"
-              "    print(json.dumps([type(e).__name__, str(e)]))\n"
-              "else:\n    print(json.dumps(None))\n")
+    code = (
+        "import json, os\nos.environ['TRITON_INTERPRET'] = '1'\nimport alexnet_dsl\ntry:\n"
+        + "".join(f"    {line}\n" for line in call.splitlines())
+        + "except ModuleNotFoundError as e:\n"
+        "    print(json.dumps([type(e).__name__, str(e)]))\n"
+        "else:\n    print(json.dumps(None))\n"
+    )
     r, _ = run_without(absent, code, tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     kind, message = json.loads(r.stdout.splitlines()[-1])
@@ -182,8 +236,10 @@ def test_api_entry_points_raise_one_line_module_not_found(tmp_path, absent, call
 
 
 def test_check_api_needs_nothing_optional_and_works_twice(tmp_path):
-    code = (f"import alexnet_dsl\na = alexnet_dsl.check('{SPEC}')\nb = alexnet_dsl.check({str(ALEXNET)!r})\n"
-            "print(a.ok, b.params)")
+    code = (
+        f"import alexnet_dsl\na = alexnet_dsl.check('{SPEC}')\nb = alexnet_dsl.check({str(ALEXNET)!r})\n"
+        "print(a.ok, b.params)"
+    )
     r, tried = run_without(OPTIONAL, code, tmp_path=tmp_path)
     assert r.returncode == 0 and r.stdout.split() == ["True", "60965224"], r.stderr
     assert not tried & {"torch", "triton", "numpy"}, tried

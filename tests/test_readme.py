@@ -37,11 +37,19 @@ def test_quick_start_names_two_commands_that_exist():
     assert all(c in ci for c in commands)
 
 
-@pytest.mark.parametrize("command", ["dslc summary specs/alexnet.net", "dslc check tests/data/bad/alexnet_224.net"])
+@pytest.mark.parametrize(
+    "command", ["dslc summary specs/alexnet.net", "dslc check tests/data/bad/alexnet_224.net"]
+)
 def test_shown_commands_print_what_the_readme_shows(command):
     args = command.split()[1:]
-    r = subprocess.run([sys.executable, "-m", "alexnet_dsl.cli", *args], capture_output=True, text=True,
-                       cwd=ROOT, env={**os.environ, "NO_COLOR": "1"}, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "alexnet_dsl.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=60,
+    )
     out = r.stdout + r.stderr
     shown = README.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
     assert shown.strip()

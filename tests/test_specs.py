@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from torch_oracle import run_meta
 
-from alexnet_dsl import expr as E
-from alexnet_dsl.analysis import check_file
+from alexnet_dsl.analysis.pipeline import check_file
+from alexnet_dsl.ir import expr as E
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.net"))
 
@@ -71,6 +71,7 @@ def test_alexnet_layer_by_layer():
         assert tuple(by_name[name].shape[1:]) == shape, name
     neurons = sum(
         i.shape[1] * i.shape[2] * i.shape[3] if len(i.shape) == 4 else i.shape[1]
-        for i in a.infos if i.layer.name in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+        for i in a.infos
+        if i.layer.name in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
     )
     assert neurons == 659_272

@@ -14,7 +14,7 @@ from hypothesis import Phase, find, given, settings
 from profiles import scaled
 
 import alexnet_dsl
-from alexnet_dsl.analysis import bind, check_file, check_text
+from alexnet_dsl.analysis.pipeline import bind, check_file, check_text
 from alexnet_dsl.testing import admissible_inputs, assert_shapes, networks
 
 ROOT = Path(__file__).parent.parent
@@ -95,14 +95,22 @@ def _lines(net) -> dict[str, tuple[int, str]]:
 
 def _reads_a_later_line(net) -> bool:
     lines = _lines(net)
-    return any(lines[m.group(1)][0] > k for k, line in lines.values() if (m := re.search(r" from (\w+)", line))
-               and m.group(1) in lines)
+    return any(
+        lines[m.group(1)][0] > k
+        for k, line in lines.values()
+        if (m := re.search(r" from (\w+)", line)) and m.group(1) in lines
+    )
 
 
 def _joins_a_later_line(net) -> bool:
     lines = _lines(net)
-    return any(lines[name.strip()][0] > k for k, line in lines.values() if (m := re.search(r"(add|concat)\((.*)\)", line))
-               for name in m.group(2).split(",") if name.strip() in lines)
+    return any(
+        lines[name.strip()][0] > k
+        for k, line in lines.values()
+        if (m := re.search(r"(add|concat)\((.*)\)", line))
+        for name in m.group(2).split(",")
+        if name.strip() in lines
+    )
 
 
 def _output_is_read(net) -> bool:
@@ -113,13 +121,16 @@ def _has_unused_side_branch(net) -> bool:
     return any(d.code == "W0404" for d in check_text(net.text).diagnostics)
 
 
-@pytest.mark.parametrize("covers", [_reads_a_later_line, _joins_a_later_line, _output_is_read,
-                                    _has_unused_side_branch])
+@pytest.mark.parametrize(
+    "covers", [_reads_a_later_line, _joins_a_later_line, _output_is_read, _has_unused_side_branch]
+)
 def test_random_networks_come_in_any_line_order_with_side_branches(covers):
     """The generator covers the classes the round-trip properties need (issue 9): `from` and joins naming
     later lines, layers after the output in dependency order, side branches nothing reads. Each
     network's output is its last line, which the checker agrees with."""
-    net = find(networks(), covers, settings=settings(max_examples=2000, database=None, phases=[Phase.generate]))
+    net = find(
+        networks(), covers, settings=settings(max_examples=2000, database=None, phases=[Phase.generate])
+    )
     assert net.text.splitlines()[-2].strip().startswith(f"{net.output}:")
     assert check_text(net.text).network.output_layer == net.output
 
@@ -144,16 +155,31 @@ def test_assert_shapes_rejects_inputs_the_network_does_not_accept():
 
 
 def test_generated_source_is_identical_across_processes():
-    code = ("import alexnet_dsl.analysis as c, alexnet_dsl.codegen as g, hashlib; "
-            "print(hashlib.sha256(g.generate(c.check_file('specs/resnet18.net'), backend='auto').encode()).hexdigest())")
-    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    code = (
+        "import alexnet_dsl.analysis.pipeline as c, alexnet_dsl.backend.codegen as g, hashlib; "
+        "print(hashlib.sha256(g.generate(c.check_file('specs/resnet18.net'), backend='auto').encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in (1, 2, 3)
+    }
     assert len(digests) == 1 and len(next(iter(digests)).strip()) == 64
 
 
 def test_example_file_passes():
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "examples/test_shapes_example.py"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_shapes_example.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-2000:]
     assert "1 passed" in r.stdout
     assert check_file(HW).admissible["H"].to_json() == [[227, 258]]

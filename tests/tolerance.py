@@ -41,8 +41,13 @@ from alexnet_dsl.kernels.reference import (  # noqa: F401  (re-exported: the tes
 )
 
 
-def linear_bound(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, *, u: float = U32,
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def linear_bound(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | None,
+    *,
+    u: float = U32,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(x @ w.T + b in float64, the error bound of any evaluation accumulating with unit roundoff `u`).
 
     Each output is an inner product of K = in_features terms plus the bias: gamma(K + 1) (|x| @ |w|.T + |b|).
@@ -76,8 +81,13 @@ def torch_fp32_error(ref32: torch.Tensor, ref64: torch.Tensor) -> float:
 SAME_ACCURACY = 4.0
 
 
-def assert_as_accurate_as_torch(got: torch.Tensor, ref32: torch.Tensor, ref64: torch.Tensor,
-                                what: str = "result", factor: float = SAME_ACCURACY) -> None:
+def assert_as_accurate_as_torch(
+    got: torch.Tensor,
+    ref32: torch.Tensor,
+    ref64: torch.Tensor,
+    what: str = "result",
+    factor: float = SAME_ACCURACY,
+) -> None:
     """max |got - ref64| <= factor x PyTorch's fp32 error on the same data (+ one rounding of the result).
 
     ref32 / ref64: the same function evaluated by PyTorch (modules the test builds) in float32 and float64. The
@@ -93,11 +103,17 @@ def assert_as_accurate_as_torch(got: torch.Tensor, ref32: torch.Tensor, ref64: t
         index = tuple(int(i) for i in bad.nonzero()[0])
         raise AssertionError(
             f"{what}: error {float(error.max()):.3g} (first bad element {index}: {float(error[index]):.3g}) where "
-            f"PyTorch's own fp32 error is {torch_fp32_error(ref32, ref64):.3g} (allowed {factor}x that)")
+            f"PyTorch's own fp32 error is {torch_fp32_error(ref32, ref64):.3g} (allowed {factor}x that)"
+        )
 
 
-def assert_float64_close(got: torch.Tensor, ref64: torch.Tensor, ref32: torch.Tensor, what: str = "result",
-                         factor: float = SAME_ACCURACY) -> None:
+def assert_float64_close(
+    got: torch.Tensor,
+    ref64: torch.Tensor,
+    ref32: torch.Tensor,
+    what: str = "result",
+    factor: float = SAME_ACCURACY,
+) -> None:
     """Two float64 evaluations of one function in different orders, `got` and `ref64`; `ref32` is `ref64`'s
     computation in float32.
 
@@ -110,5 +126,7 @@ def assert_float64_close(got: torch.Tensor, ref64: torch.Tensor, ref32: torch.Te
     allowed = factor * (u64 / U32) * torch_fp32_error(ref32, ref64) + 2 * u64 * ref64.abs()
     bad = ~(error <= allowed)
     if bad.any():
-        raise AssertionError(f"{what}: error {float(error.max()):.3g} where PyTorch's fp32 error scaled to float64 "
-                             f"is {u64 / U32 * torch_fp32_error(ref32, ref64):.3g} (allowed {factor}x that)")
+        raise AssertionError(
+            f"{what}: error {float(error.max()):.3g} where PyTorch's fp32 error scaled to float64 "
+            f"is {u64 / U32 * torch_fp32_error(ref32, ref64):.3g} (allowed {factor}x that)"
+        )

@@ -12,13 +12,15 @@ from alexnet_dsl import ir
 
 def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
     if isinstance(op, ir.Conv):
-        return nn.Conv2d(in_shape[1], op.filters, op.kernel, op.stride, op.padding, op.dilation, op.groups,
-                         op.bias)
+        return nn.Conv2d(
+            in_shape[1], op.filters, op.kernel, op.stride, op.padding, op.dilation, op.groups, op.bias
+        )
     if isinstance(op, ir.Pool):
         if op.kind == "max":
             return nn.MaxPool2d(op.kernel, op.stride, op.padding, ceil_mode=op.ceil)
-        return nn.AvgPool2d(op.kernel, op.stride, op.padding, ceil_mode=op.ceil,
-                            count_include_pad=op.count_include_pad)
+        return nn.AvgPool2d(
+            op.kernel, op.stride, op.padding, ceil_mode=op.ceil, count_include_pad=op.count_include_pad
+        )
     if isinstance(op, ir.AdaptiveAvgPool):
         return nn.AdaptiveAvgPool2d(op.output)
     if isinstance(op, ir.LRN):
@@ -32,7 +34,9 @@ def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
     if isinstance(op, ir.Linear):
         return nn.Linear(in_shape[-1], op.features, op.bias)
     if isinstance(op, ir.Activation):
-        return {"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "softmax": nn.Softmax(dim=1)}[op.kind]
+        return {"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "softmax": nn.Softmax(dim=1)}[
+            op.kind
+        ]
     return None
 
 

@@ -10,7 +10,7 @@ not installed; :func:`triton_available` says whether the kernels can run here.
 
 from __future__ import annotations
 
-from ..extras import needs
+from alexnet_dsl.extras import needs
 
 with needs("alexnet_dsl.kernels"):  # torch: one line naming the extra, not a bare ModuleNotFoundError
     from .fused import fused_conv2d, triton_available

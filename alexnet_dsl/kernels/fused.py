@@ -62,7 +62,7 @@ def triton_available(device: str | torch.device | None = None) -> tuple[bool, st
 
 def _kernels() -> ModuleType:
     """The triton-dependent module, imported on first use."""
-    from ..extras import require
+    from alexnet_dsl.extras import require
 
     require("triton", what="fused_conv2d")  # not installed: one line naming the extra
     try:
@@ -175,7 +175,9 @@ _SCHEMA_ARGS = (
 
 def _unpack(x, weight, bias, stride, padding, dilation, groups, lrn) -> tuple[ConvGeometry, LRNParams | None]:
     params = LRNParams(int(lrn[0]), lrn[1], lrn[2], lrn[3]) if lrn else None
-    return check_conv_args(x, weight, bias, tuple(stride), tuple(padding), tuple(dilation), groups, params), params
+    return check_conv_args(
+        x, weight, bias, tuple(stride), tuple(padding), tuple(dilation), groups, params
+    ), params
 
 
 @torch.library.custom_op("alexnet_dsl::fused_conv2d", mutates_args=(), schema=f"({_SCHEMA_ARGS}) -> Tensor")
@@ -244,6 +246,14 @@ def fused_conv2d(
         return x.new_empty((geometry.batch, geometry.out_c, geometry.out_h, geometry.out_w))
     packed = [] if lrn is None else [float(lrn.size), float(lrn.alpha), float(lrn.beta), float(lrn.k)]
     return _fused_conv2d_op(
-        x, weight, bias, list(geometry.stride), list(geometry.padding), list(geometry.dilation), geometry.groups,
-        relu, packed, tf32,
+        x,
+        weight,
+        bias,
+        list(geometry.stride),
+        list(geometry.padding),
+        list(geometry.dilation),
+        geometry.groups,
+        relu,
+        packed,
+        tf32,
     )

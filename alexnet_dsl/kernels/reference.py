@@ -279,7 +279,9 @@ def fused_conv2d_backward_reference(
         ReLU: dz = da where z > 0 (PyTorch's convention at 0)
         conv: aten.convolution_backward.
     """
-    conv_args = dict(stride=geometry.stride, padding=geometry.padding, dilation=geometry.dilation, groups=geometry.groups)
+    conv_args = dict(
+        stride=geometry.stride, padding=geometry.padding, dilation=geometry.dilation, groups=geometry.groups
+    )
     with cudnn_tf32(allow_tf32):
         z = F.conv2d(x, weight, bias, **conv_args)
     a = F.relu(z) if relu else z
@@ -293,8 +295,16 @@ def fused_conv2d_backward_reference(
         grad = grad.masked_fill(z <= 0, 0)
     with cudnn_tf32(allow_tf32):
         gx, gw, gb = torch.ops.aten.convolution_backward(
-            grad, x, weight, None if bias is None else [geometry.out_c],
-            list(geometry.stride), list(geometry.padding), list(geometry.dilation), False, [0, 0], geometry.groups,
+            grad,
+            x,
+            weight,
+            None if bias is None else [geometry.out_c],
+            list(geometry.stride),
+            list(geometry.padding),
+            list(geometry.dilation),
+            False,
+            [0, 0],
+            geometry.groups,
             [needs[0], needs[1], bias is not None and needs[2]],
         )
     return gx, gw, gb if bias is not None and needs[2] else None
@@ -310,8 +320,12 @@ def fused_conv2d_backward_reference(
 # two relative errors (< 1e-6 here), a millionth of what they multiply.
 
 # unit roundoff (round to nearest) of each format: half the distance from 1 to the next number
-UNIT_ROUNDOFF = {torch.float64: 2.0**-53, torch.float32: 2.0**-24, torch.float16: 2.0**-11,
-                 torch.bfloat16: 2.0**-8}
+UNIT_ROUNDOFF = {
+    torch.float64: 2.0**-53,
+    torch.float32: 2.0**-24,
+    torch.float16: 2.0**-11,
+    torch.bfloat16: 2.0**-8,
+}
 U32 = UNIT_ROUNDOFF[torch.float32]
 # exp2/log2 in float32: numpy's SIMD implementations (what the Triton interpreter runs) are tested by NumPy to
 # within 4 ULP (measured here: 2.3 u), CUDA's exp2f/log2f are specified within 2 ULP and the ex2/lg2.approx
@@ -345,8 +359,15 @@ def gamma(n: int, u: float = U32) -> float:
     return n * u / (1 - n * u)
 
 
-def conv_bound(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, *, u: float = U32,
-               input_error: float = 0.0, **conv: object) -> tuple[torch.Tensor, torch.Tensor]:
+def conv_bound(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | None,
+    *,
+    u: float = U32,
+    input_error: float = 0.0,
+    **conv: object,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(exact conv2d(x, w) + b in float64, a bound on the error of any evaluation accumulating with unit roundoff
     `u` (fp32 by default)), per element.
 
@@ -369,8 +390,17 @@ def conv_bound(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, *, u: f
     return exact, bound
 
 
-def lrn_bound(a: torch.Tensor, err: torch.Tensor | None, size: int, alpha: float, beta: float, k: float, *,
-              square_error: float = 0.0, u: float = U32) -> tuple[torch.Tensor, torch.Tensor]:
+def lrn_bound(
+    a: torch.Tensor,
+    err: torch.Tensor | None,
+    size: int,
+    alpha: float,
+    beta: float,
+    k: float,
+    *,
+    square_error: float = 0.0,
+    u: float = U32,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(the paper's LRN of the exact `a` in float64, a bound on the error of an LRN of a computed `a` evaluated
     with unit roundoff `u` (fp32 by default); `err` None: `a` is exact).
 
@@ -399,7 +429,8 @@ def lrn_bound(a: torch.Tensor, err: torch.Tensor | None, size: int, alpha: float
     lower = (a.abs() - err).clamp(min=0)
     d_low = k + alpha * _window_sum(lower * lower, before, after)
     propagated = d_low.pow(-beta) * err + 2 * alpha * beta * upper * d_low.pow(-beta - 1) * _window_sum(
-        upper * err, before, after)
+        upper * err, before, after
+    )
     d_high = k + alpha * _window_sum(upper * upper, before, after)
     rel_d = gamma(3 * size + 3, u) + square_error
     rel_pow = beta * rel_d + math.log(2) * beta * (d_high.log2().abs() * (eps_f + u) + eps_f)
@@ -407,9 +438,18 @@ def lrn_bound(a: torch.Tensor, err: torch.Tensor | None, size: int, alpha: float
     return exact, propagated + rounding
 
 
-def fused_conv_bound(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, *, relu: bool,
-                     lrn: LRNParams | None, out_dtype: torch.dtype = torch.float32, square_error: float = 0.0,
-                     store_error: float | None = None, **conv: object) -> tuple[torch.Tensor, torch.Tensor]:
+def fused_conv_bound(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | None,
+    *,
+    relu: bool,
+    lrn: LRNParams | None,
+    out_dtype: torch.dtype = torch.float32,
+    square_error: float = 0.0,
+    store_error: float | None = None,
+    **conv: object,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(conv + bias, ReLU, LRN of the exact inputs in float64, a bound on an fp32-accumulated kernel's error).
 
     `conv` goes to `conv_bound` (the conv's arguments, and its `u` and `input_error`). ReLU is 1-Lipschitz and
@@ -462,9 +502,17 @@ def fused_conv2d_error_bound(
     if lrn is not None:
         square_error = gamma(3 * lrn.size + 1, TENSOR_CORE_U) + (0.0 if fp32_ieee else TWO_PART_SQUARE_ERROR)
     exact, bound = fused_conv_bound(
-        x, weight, bias, relu=relu, lrn=lrn, out_dtype=x.dtype, square_error=square_error,
-        store_error=STORE_ERROR[x.dtype], u=U32 if fp32_ieee else TENSOR_CORE_U,
-        input_error=TF32_INPUT_ERROR if x.dtype == torch.float32 and tf32 else 0.0, **conv_args,
+        x,
+        weight,
+        bias,
+        relu=relu,
+        lrn=lrn,
+        out_dtype=x.dtype,
+        square_error=square_error,
+        store_error=STORE_ERROR[x.dtype],
+        u=U32 if fp32_ieee else TENSOR_CORE_U,
+        input_error=TF32_INPUT_ERROR if x.dtype == torch.float32 and tf32 else 0.0,
+        **conv_args,
     )
     return exact, bound + STORE_FLOOR[x.dtype]
 
@@ -473,7 +521,9 @@ def bound_violations(got: torch.Tensor, exact: torch.Tensor, bound: torch.Tensor
     """None when every element of `got` lies within `bound` of `exact` (float64); else what is wrong. A NaN (an
     unwritten element) or an infinity always fails."""
     if got.shape != exact.shape or exact.shape != bound.shape:
-        return f"shapes differ: got {tuple(got.shape)}, exact {tuple(exact.shape)}, bound {tuple(bound.shape)}"
+        return (
+            f"shapes differ: got {tuple(got.shape)}, exact {tuple(exact.shape)}, bound {tuple(bound.shape)}"
+        )
     if not torch.isfinite(got).all():
         return f"{int((~torch.isfinite(got)).sum())} non-finite outputs (unwritten or overflowed)"
     error = (got.double() - exact).abs()
@@ -482,6 +532,8 @@ def bound_violations(got: torch.Tensor, exact: torch.Tensor, bound: torch.Tensor
         return None
     index = tuple(int(i) for i in bad.nonzero()[0])
     worst = float((error / bound.clamp(min=torch.finfo(torch.float64).tiny)).max())
-    return (f"{int(bad.sum())} of {got.numel()} elements outside the rounding-error bound (worst: {worst:.3g} x the "
-            f"bound); first at {index}: got {float(got[index]):.9g}, exact {float(exact[index]):.9g}, error "
-            f"{float(error[index]):.3g} > bound {float(bound[index]):.3g}")
+    return (
+        f"{int(bad.sum())} of {got.numel()} elements outside the rounding-error bound (worst: {worst:.3g} x the "
+        f"bound); first at {index}: got {float(got[index]):.9g}, exact {float(exact[index]):.9g}, error "
+        f"{float(error[index]):.3g} > bound {float(bound[index]):.3g}"
+    )

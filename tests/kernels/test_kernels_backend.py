@@ -46,7 +46,9 @@ def full_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def assert_gradients_as_accurate_as_torch(ref, fused, ref64) -> None:
     """Parameter gradients (after one backward each) within tolerance.SAME_ACCURACY of PyTorch's fp32 error."""
-    for (name, a), (_, b), (_, c) in zip(ref.named_parameters(), fused.named_parameters(), ref64.named_parameters()):
+    for (name, a), (_, b), (_, c) in zip(
+        ref.named_parameters(), fused.named_parameters(), ref64.named_parameters()
+    ):
         assert_as_accurate_as_torch(b.grad, a.grad, c.grad, f"gradient of {name}")
 
 
@@ -89,7 +91,7 @@ def test_auto_uses_torch_ops_for_cpu_tensors():
 
 def test_fused_shapes_of_every_shipped_spec_on_meta():
     """The fused backend's module computes the checker's shapes for every spec (meta: no launches)."""
-    from alexnet_dsl.analysis import check_file
+    from alexnet_dsl.analysis.pipeline import check_file
 
     for path in sorted((ROOT / "specs").glob("*.net")):
         analysis = check_file(path)

@@ -85,15 +85,29 @@ class Case:
     def conv_kwargs(self) -> dict:
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
 
-    def exact(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, out_dtype: torch.dtype,
-              lrn: LRNParams | None | str = "case", allow_tf32: bool | None = None,
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+    def exact(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        b: torch.Tensor | None,
+        out_dtype: torch.dtype,
+        lrn: LRNParams | None | str = "case",
+        allow_tf32: bool | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(this case's function of the given inputs in float64, the rounding-error bound of the kernel).
 
         The interpreter's `tl.dot` is exact fp32 (TF32 or not), so the conv's bound is the fp32 one."""
-        return fused_conv_bound(x, w, b, relu=self.relu, lrn=self.lrn if lrn == "case" else lrn,
-                                out_dtype=out_dtype, square_error=square_error(x.dtype, allow_tf32),
-                                store_error=STORE_ERROR[out_dtype], **self.conv_kwargs())
+        return fused_conv_bound(
+            x,
+            w,
+            b,
+            relu=self.relu,
+            lrn=self.lrn if lrn == "case" else lrn,
+            out_dtype=out_dtype,
+            square_error=square_error(x.dtype, allow_tf32),
+            store_error=STORE_ERROR[out_dtype],
+            **self.conv_kwargs(),
+        )
 
 
 def windows_differ(channels: int, size_a: int, size_b: int) -> bool:
@@ -111,7 +125,9 @@ def caught(wrong: torch.Tensor, exact: torch.Tensor, bound: torch.Tensor) -> boo
     return bool(((wrong - exact).abs() > 2 * bound).any())
 
 
-def undetected_wrong_lrns(case: Case, pre_lrn: torch.Tensor, exact: torch.Tensor, bound: torch.Tensor) -> list[str]:
+def undetected_wrong_lrns(
+    case: Case, pre_lrn: torch.Tensor, exact: torch.Tensor, bound: torch.Tensor
+) -> list[str]:
     """Wrong LRNs a kernel could compute that `assert_within` would *not* catch on this data (want: none).
 
     pre_lrn: the exact (float64) conv + bias + ReLU."""
@@ -170,7 +186,9 @@ def test_alexnet_conv2_relu_lrn_window_crosses_the_group_boundary() -> None:
     full, bound = CONV2.exact(x, w, b, torch.float32)
     per_group = torch.cat([lrn_reference(half, 5, 1e-4, 0.75, 2.0) for half in pre.split(128, dim=1)], dim=1)
     crossing = [126, 127, 128, 129]
-    assert caught(per_group[:, crossing], full[:, crossing], bound[:, crossing]), "per-group LRN must fail here"
+    assert caught(per_group[:, crossing], full[:, crossing], bound[:, crossing]), (
+        "per-group LRN must fail here"
+    )
     assert_within(out[:, crossing], full[:, crossing], bound[:, crossing], "channels 126..129")
 
 
@@ -365,13 +383,17 @@ def test_gradient_only_for_inputs_that_need_it() -> None:
     x_ref = x.detach().requires_grad_()
     (gx_ref,) = torch.autograd.grad(fused_conv2d_reference(x_ref, w, b, **case.kwargs()).sum(), [x_ref])
     x64 = x.detach().double().requires_grad_()
-    (gx64,) = torch.autograd.grad(fused_conv2d_reference(x64, w.double(), b.double(), **case.kwargs()).sum(), [x64])
+    (gx64,) = torch.autograd.grad(
+        fused_conv2d_reference(x64, w.double(), b.double(), **case.kwargs()).sum(), [x64]
+    )
     assert_as_accurate_as_torch(gx, gx_ref, gx64, "gradient of x")
     assert w.grad is None and b.grad is None
 
 
 @pytest.mark.parametrize("lrn_size", [None, 1, 2, 3, 4, 5, 6, 9])
-@pytest.mark.parametrize(("relu", "groups", "with_bias"), [(True, 1, True), (False, 2, True), (True, 3, False)])
+@pytest.mark.parametrize(
+    ("relu", "groups", "with_bias"), [(True, 1, True), (False, 2, True), (True, 3, False)]
+)
 def test_written_out_backward_equals_autograd_of_the_reference(
     lrn_size: int | None, relu: bool, groups: int, with_bias: bool
 ) -> None:
@@ -392,8 +414,13 @@ def test_written_out_backward_equals_autograd_of_the_reference(
     expected = [None if t is None else next(expected) for t in leaves]
     # the same autograd in float32: its distance from float64 measures the rounding of this computation
     leaves32 = [t if t is None else t.detach().float().requires_grad_() for t in (x, w, b)]
-    in_fp32 = iter(torch.autograd.grad(fused_conv2d_reference(*leaves32, **kwargs), [t for t in leaves32 if t is not None],
-                                       grad_out.float()))
+    in_fp32 = iter(
+        torch.autograd.grad(
+            fused_conv2d_reference(*leaves32, **kwargs),
+            [t for t in leaves32 if t is not None],
+            grad_out.float(),
+        )
+    )
     in_fp32 = [None if t is None else next(in_fp32) for t in leaves32]
     for needs in ((True, True, True), (True, False, False), (False, True, False), (False, False, True)):
         got = fused_conv2d_backward_reference(grad_out, x, w, b, geometry, relu, lrn, None, needs)
@@ -419,9 +446,13 @@ def test_torch_compile_keeps_the_fused_op_in_one_graph() -> None:
     leaves = [t.clone().requires_grad_() for t in (x, w, b)]
     out = compiled(*leaves)
     ref_leaves = [t.clone().requires_grad_() for t in (x, w, b)]
-    ref = torch.tanh(fused_conv2d_reference(ref_leaves[0] * 2, *ref_leaves[1:], **case.kwargs())).sum(dim=(2, 3))
+    ref = torch.tanh(fused_conv2d_reference(ref_leaves[0] * 2, *ref_leaves[1:], **case.kwargs())).sum(
+        dim=(2, 3)
+    )
     leaves64 = [t.double().requires_grad_() for t in (x, w, b)]
-    ref64 = torch.tanh(fused_conv2d_reference(leaves64[0] * 2, *leaves64[1:], **case.kwargs())).sum(dim=(2, 3))
+    ref64 = torch.tanh(fused_conv2d_reference(leaves64[0] * 2, *leaves64[1:], **case.kwargs())).sum(
+        dim=(2, 3)
+    )
     # x * 2 is exact; tanh is 1-Lipschitz and evaluated within TRANSCENDENTAL; the sum of 81 terms adds gamma(81)
     y64, y_bound = case.exact(x * 2, w, b, torch.float32)
     t = y64.tanh().abs()

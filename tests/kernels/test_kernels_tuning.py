@@ -93,7 +93,9 @@ def lrn_data(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
 @pytest.mark.parametrize(
     ("dtype", "tf32"), [(torch.float32, False), (torch.float32, True), (torch.bfloat16, False)]
 )
-def test_gate_rejects_a_configuration_that_computes_a_wrong_lrn_window(dtype: torch.dtype, tf32: bool) -> None:
+def test_gate_rejects_a_configuration_that_computes_a_wrong_lrn_window(
+    dtype: torch.dtype, tf32: bool
+) -> None:
     """The gate's yardstick (float64 value, rounding-error bound of the precision mode, per element) passes the real
     kernel's output and fails one computed with an LRN window one channel wider, in every precision mode."""
     x, w, b, lrn = lrn_data(dtype)

@@ -1,0 +1,5 @@
+"""`python -m alexnet_dsl` runs `dslc`."""
+
+from alexnet_dsl.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Shapes, parameters, admissible sizes, lints and helps: everything `dslc check` reports."""

@@ -1,0 +1,1 @@
+"""IR to a PyTorch module: fusion, the forward plan, code generation, building."""

@@ -1,0 +1,1 @@
+"""What generated modules contain, verbatim: these files import only torch (and triton)."""

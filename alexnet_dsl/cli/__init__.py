@@ -1,0 +1,1 @@
+"""The `dslc` command."""

@@ -1,0 +1,1 @@
+"""Text to IR: the grammar, parsing, the op vocabulary, argument binding, lowering."""

@@ -1,0 +1,1 @@
+"""Other formats: ONNX export and shape comparison, weights, torch import."""

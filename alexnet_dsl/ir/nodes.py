@@ -1,0 +1,278 @@
+"""The intermediate representation: frozen ops, layers and the network.
+
+Lowering (lower.py) builds it from the syntax tree, with names resolved, blocks expanded, defaults
+filled in and every argument checked; later passes only read it or build new objects.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from alexnet_dsl.source import Span
+
+Pair = tuple[int, int]
+Dim = int | str | None  # a declared dimension: a size, a symbol, or `_` (any)
+
+
+# ---------------------------------------------------------------------------- ops
+
+
+@dataclass(frozen=True, slots=True)
+class Conv:
+    filters: int
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: Pair | str = (0, 0)  # a pair, or "same"
+    dilation: Pair = (1, 1)
+    groups: int = 1
+    bias: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    kind: str  # "max" or "avg"
+    kernel: Pair
+    stride: Pair
+    padding: Pair = (0, 0)
+    ceil: bool = False
+    count_include_pad: bool = True  # avg only
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool:
+    output: Pair
+
+
+@dataclass(frozen=True, slots=True)
+class LRN:
+    """The paper's LRN: alpha is not divided by size; window [c - size//2, c + (size-1)//2]."""
+
+    size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNorm:
+    eps: float = 1e-5
+    momentum: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout:
+    p: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Linear:
+    features: int
+    bias: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    kind: str  # relu, tanh, sigmoid, softmax
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FusedConv:
+    """conv -> relu (-> lrn) run as one kernel; built by fuse.py, never written in a spec."""
+
+    conv: Conv
+    relu: bool
+    lrn: LRN | None
+    parts: tuple[str, ...]  # the names of the layers it replaces, conv first
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A layer that could not be built; its errors are reported and its shape is unknown."""
+
+    op: str
+
+
+Op = (
+    Conv
+    | Pool
+    | AdaptiveAvgPool
+    | LRN
+    | BatchNorm
+    | Dropout
+    | Flatten
+    | Linear
+    | Activation
+    | Add
+    | Concat
+    | FusedConv
+    | Invalid
+)
+
+
+def op_name(op: Op) -> str:
+    """The op's name in the language (`conv`, `maxpool`, `relu`, ...)."""
+    if isinstance(op, Pool):
+        return f"{op.kind}pool"
+    if isinstance(op, Activation):
+        return op.kind
+    if isinstance(op, Invalid):
+        return op.op
+    if isinstance(op, FusedConv):
+        return "conv+relu" + ("+lrn" if op.lrn else "")
+    return _OP_NAMES[type(op)]
+
+
+_OP_NAMES = {
+    Conv: "conv",
+    AdaptiveAvgPool: "adaptive_avgpool",
+    LRN: "lrn",
+    BatchNorm: "batchnorm",
+    Dropout: "dropout",
+    Flatten: "flatten",
+    Linear: "linear",
+    Add: "add",
+    Concat: "concat",
+}
+
+
+# ---------------------------------------------------------------------------- layers
+
+
+@dataclass(frozen=True, slots=True)
+class Assertion:
+    """A `-> [dims]` shape assertion and where each dim is written."""
+
+    dims: tuple[Dim, ...]
+    span: Span
+    dim_spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    name: str  # unique; dotted inside a block instance (`stage1.conv`)
+    op: Op
+    inputs: tuple[str, ...]  # layer names, or the network's input name
+    span: Span  # the whole line
+    op_span: Span
+    name_span: Span | None = None  # None for automatically named layers
+    arg_spans: tuple[tuple[str, Span], ...] = ()
+    assertions: tuple[Assertion, ...] = ()
+    instance: tuple[tuple[str, str, Span], ...] = ()  # (instance, block, call span), outermost first
+    source_text: tuple[tuple[str, str], ...] = ()  # how numeric arguments were written
+
+    def arg_span(self, name: str) -> Span:
+        for key, span in self.arg_spans:
+            if key == name:
+                return span
+        return self.op_span
+
+    def written(self, name: str) -> str | None:
+        for key, text in self.source_text:
+            if key == name:
+                return text
+        return None
+
+    @property
+    def display_name(self) -> str:
+        return self.name.split("'")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A network: its input, its layers in source order, and the graph they form.
+
+    The graph is computed once, when the network is built, and every pass reads it from here: the
+    checker infers shapes in `order`, codegen writes `forward` in `order` and returns
+    `output_layer`, ONNX export names that value the graph's output.
+    """
+
+    name: str
+    input_name: str
+    input_dims: tuple[Dim, ...]
+    input_span: Span
+    input_dim_spans: tuple[Span, ...]
+    output: Assertion | None  # the declared `-> [dims]` of the network, if any
+    layers: tuple[Layer, ...]  # source order, blocks expanded
+    name_span: Span | None = None
+    # The layer whose value the network returns. The language's rule: the last layer in source order,
+    # wherever it falls in dependency order (layers after it in dependency order are side branches).
+    # None means that rule; passes that rename layers (fuse) pass the new name on.
+    output_layer: str = None  # type: ignore[assignment]
+    # ONE topological order (indices into `layers`), source order wherever the dependencies allow;
+    # layers on a cycle, or reading a layer on a cycle, are missing (the checker reports them).
+    order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.output_layer is None:
+            object.__setattr__(self, "output_layer", self.layers[-1].name if self.layers else self.input_name)
+        else:  # a pass that drops or renames layers must say which one is the output now
+            assert self.output_layer in {la.name for la in self.layers} or not self.layers, (
+                f"the output `{self.output_layer}` is not a layer of `{self.name}`"
+            )
+        object.__setattr__(self, "order", topological_order(self.layers))
+
+    @property
+    def ordered(self) -> tuple[Layer, ...]:
+        """The layers in `order`."""
+        return tuple(self.layers[i] for i in self.order)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Symbolic sizes of the input, batch excluded, in order of first appearance."""
+        seen: list[str] = []
+        for d in self.input_dims[1:]:
+            if isinstance(d, str) and d not in seen:
+                seen.append(d)
+        return tuple(seen)
+
+    @property
+    def batch(self) -> Dim:
+        return self.input_dims[0] if self.input_dims else None
+
+
+def topological_order(layers: tuple[Layer, ...]) -> tuple[int, ...]:
+    """Kahn's algorithm taking the earliest ready layer first, so source order when it is valid.
+
+    A name that is no layer (the network's input, or a reference lowering could not resolve) counts
+    as available from the start.
+
+    >>> relu = Activation("relu")
+    >>> a, b = (Layer(n, relu, i, Span(1, 1, 1, 1), Span(1, 1, 1, 1)) for n, i in (("a", ("b",)), ("b", ("x",))))
+    >>> topological_order((a, b))
+    (1, 0)
+    """
+    index = {layer.name: i for i, layer in enumerate(layers)}
+    consumers: list[list[int]] = [[] for _ in layers]
+    missing = [0] * len(layers)
+    for i, layer in enumerate(layers):
+        for name in layer.inputs:
+            if name in index:
+                consumers[index[name]].append(i)
+                missing[i] += 1
+    ready = [i for i in range(len(layers)) if missing[i] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in consumers[i]:
+            missing[j] -= 1
+            if missing[j] == 0:
+                heapq.heappush(ready, j)
+    return tuple(order)

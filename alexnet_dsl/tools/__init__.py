@@ -1,0 +1,1 @@
+"""Tools over a checked spec: fmt, highlighting, diagrams, tables, the HTML report."""
