@@ -16,11 +16,23 @@ from lark import Token, Tree
 from alexnet_dsl import ir
 from alexnet_dsl.diagnostics import Diagnostic, Edit, Related, Rewrite, error, warning
 from alexnet_dsl.frontend.parse import meta_span, token_span
+from alexnet_dsl.frontend.vocabulary import (
+    ARG_ALIASES,
+    INFERRED_ARGS,
+    OP_ALIASES,
+    OPS,
+    OPTIONAL_NONE,
+    REQUIRED,
+    RESERVED,
+    TORCH_FORMS,
+    OpSpec,
+    Param,
+    is_missing_op,
+)
 from alexnet_dsl.source import Source, Span
 
 MAX_INT = 2**31 - 1
 MAX_BLOCK_DEPTH = 64
-RESERVED = {"true", "false", "same", "network", "block", "from"}
 
 
 # ---------------------------------------------------------------------------- values
@@ -64,102 +76,6 @@ def _value(tree: Tree) -> Val:
     if tok.type == "NUMBER":
         return _number(tok)
     return Val("name", str(tok), token_span(tok), str(tok))
-
-
-# ---------------------------------------------------------------------------- op signatures
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    kind: str  # int, pair (int or pair), padding (pair or same), float, bool
-    default: object = None  # None: required
-    lo: float | None = None
-    hi: float | None = None
-
-
-REQUIRED = None
-_INT1 = Param("int", REQUIRED, lo=1)
-_PAIR1 = Param("pair", REQUIRED, lo=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Signature:
-    positional: tuple[str, ...]
-    params: dict[str, Param]
-    variadic_refs: bool = False  # add / concat take layer names
-
-
-SIGNATURES: dict[str, Signature] = {
-    "conv": Signature(
-        ("filters",),
-        {
-            "filters": _INT1,
-            "kernel": _PAIR1,
-            "stride": Param("pair", 1, lo=1),
-            "padding": Param("padding", 0, lo=0),
-            "dilation": Param("pair", 1, lo=1),
-            "groups": Param("int", 1, lo=1),
-            "bias": Param("bool", True),
-        },
-    ),
-    "maxpool": Signature(
-        (),
-        {
-            "kernel": _PAIR1,
-            "stride": Param("pair", "kernel", lo=1),
-            "padding": Param("pair", 0, lo=0),
-            "ceil": Param("bool", False),
-        },
-    ),
-    "avgpool": Signature(
-        (),
-        {
-            "kernel": _PAIR1,
-            "stride": Param("pair", "kernel", lo=1),
-            "padding": Param("pair", 0, lo=0),
-            "ceil": Param("bool", False),
-            "count_include_pad": Param("bool", True),
-        },
-    ),
-    "adaptive_avgpool": Signature(("output",), {"output": _PAIR1}),
-    "lrn": Signature(
-        ("size",),
-        {
-            "size": _INT1,
-            "alpha": Param("float", 1e-4, lo=0),
-            "avg_alpha": Param("float", None, lo=0),
-            "beta": Param("float", 0.75, lo=0),
-            "k": Param("float", 1.0, lo=0),
-        },
-    ),
-    "batchnorm": Signature(
-        (), {"eps": Param("float", 1e-5, lo=1e-300), "momentum": Param("float", 0.1, lo=0, hi=1)}
-    ),
-    "dropout": Signature(("p",), {"p": Param("float", 0.5, lo=0, hi=1)}),
-    "flatten": Signature((), {}),
-    "linear": Signature(("features",), {"features": _INT1, "bias": Param("bool", True)}),
-    "relu": Signature((), {}),
-    "tanh": Signature((), {}),
-    "sigmoid": Signature((), {}),
-    "softmax": Signature((), {}),
-    "add": Signature((), {}, variadic_refs=True),
-    "concat": Signature((), {}, variadic_refs=True),
-}
-OPTIONAL_NONE = {("lrn", "avg_alpha")}  # optional arguments without a default value
-
-
-# PyTorch constructors people write positionally: (class, the first argument if dslc infers it from
-# the input, the dslc names of the arguments that follow, in the constructor's order).
-_TORCH_FORMS = {
-    "conv": (
-        "nn.Conv2d",
-        "in_channels",
-        ("filters", "kernel", "stride", "padding", "dilation", "groups", "bias"),
-    ),
-    "linear": ("nn.Linear", "in_features", ("features", "bias")),
-    "batchnorm": ("nn.BatchNorm2d", "num_features", ("eps", "momentum")),
-    "lrn": ("nn.LocalResponseNorm", None, ("size", "avg_alpha", "beta", "k")),
-}
 
 
 def _fits(param: Param, val: Val) -> bool:
@@ -218,152 +134,6 @@ def _written_batch(network: Tree) -> str | None:
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-# What other frameworks call dslc's ops and arguments: such a name is no typo of ours, so the edit
-# distance alone misses it (`dense` is far from `linear`).
-OP_ALIASES = {
-    "dense": "linear",
-    "fc": "linear",
-    "fully_connected": "linear",
-    "conv2d": "conv",
-    "convolution": "conv",
-    "max_pool": "maxpool",
-    "maxpool2d": "maxpool",
-    "max_pool2d": "maxpool",
-    "max_pooling2d": "maxpool",
-    "avg_pool": "avgpool",
-    "avgpool2d": "avgpool",
-    "avg_pool2d": "avgpool",
-    "average_pooling2d": "avgpool",
-    "adaptiveavgpool2d": "adaptive_avgpool",
-    "adaptive_avg_pool2d": "adaptive_avgpool",
-    "localresponsenorm": "lrn",
-    "local_response_normalization": "lrn",
-    "batchnorm2d": "batchnorm",
-    "batch_norm": "batchnorm",
-    "batchnormalization": "batchnorm",
-    "batch_normalization": "batchnorm",
-    "concatenate": "concat",
-    "cat": "concat",
-}
-ARG_ALIASES = {  # (op, their name) -> (ours, where theirs comes from)
-    ("lrn", "bias"): ("k", "ONNX's and TensorFlow's `bias` is dslc's `k`"),
-    ("lrn", "local_size"): ("size", "Caffe's `local_size` is dslc's `size`"),
-    ("conv", "kernel_size"): ("kernel", "PyTorch's `kernel_size` is dslc's `kernel`"),
-    ("maxpool", "kernel_size"): ("kernel", "PyTorch's `kernel_size` is dslc's `kernel`"),
-    ("avgpool", "kernel_size"): ("kernel", "PyTorch's `kernel_size` is dslc's `kernel`"),
-    ("maxpool", "ceil_mode"): ("ceil", "PyTorch's `ceil_mode` is dslc's `ceil`"),
-    ("avgpool", "ceil_mode"): ("ceil", "PyTorch's `ceil_mode` is dslc's `ceil`"),
-    ("conv", "out_channels"): ("filters", "PyTorch's `out_channels` is dslc's `filters`"),
-    ("linear", "out_features"): ("features", "PyTorch's `out_features` is dslc's `features`"),
-    ("linear", "units"): ("features", "Keras's `units` is dslc's `features`"),
-    ("dropout", "rate"): ("p", "Keras's `rate` is dslc's `p`"),
-    ("batchnorm", "epsilon"): ("eps", "Keras's `epsilon` is dslc's `eps`"),
-    ("adaptive_avgpool", "output_size"): ("output", "PyTorch's `output_size` is dslc's `output`"),
-    ("conv", "num_output"): ("filters", "Caffe's `num_output` is dslc's `filters`"),
-    ("linear", "num_output"): ("features", "Caffe's `num_output` is dslc's `features`"),
-    ("lrn", "n"): ("size", "the paper's `n` (adjacent kernel maps) is dslc's `size`"),
-    ("conv", "pad"): ("padding", "Caffe's `pad` is dslc's `padding`"),
-    ("maxpool", "pad"): ("padding", "Caffe's `pad` is dslc's `padding`"),
-    ("avgpool", "pad"): ("padding", "Caffe's `pad` is dslc's `padding`"),
-    ("conv", "group"): ("groups", "Caffe's `group` is dslc's `groups`"),
-    ("conv", "bias_term"): ("bias", "Caffe's `bias_term` is dslc's `bias`"),
-    ("linear", "bias_term"): ("bias", "Caffe's `bias_term` is dslc's `bias`"),
-    ("conv", "use_bias"): ("bias", "Keras's `use_bias` is dslc's `bias`"),
-    ("linear", "use_bias"): ("bias", "Keras's `use_bias` is dslc's `bias`"),
-    ("conv", "strides"): ("stride", "Keras's `strides` is dslc's `stride`"),
-    ("maxpool", "strides"): ("stride", "Keras's `strides` is dslc's `stride`"),
-    ("avgpool", "strides"): ("stride", "Keras's `strides` is dslc's `stride`"),
-    ("maxpool", "pool_size"): ("kernel", "Keras's `pool_size` is dslc's `kernel`"),
-    ("avgpool", "pool_size"): ("kernel", "Keras's `pool_size` is dslc's `kernel`"),
-    ("conv", "dilation_rate"): ("dilation", "Keras's `dilation_rate` is dslc's `dilation`"),
-    ("dropout", "dropout_ratio"): ("p", "Caffe's `dropout_ratio` is dslc's `p`"),
-}
-# Arguments other frameworks need and dslc infers from the layer's input: written, they are dropped.
-INFERRED_ARGS = {
-    ("conv", "in_channels"): "PyTorch's `in_channels`",
-    ("linear", "in_features"): "PyTorch's `in_features`",
-    ("batchnorm", "num_features"): "PyTorch's `num_features`",
-}
-
-
-# Well-known ops of other frameworks that dslc lacks. Each is close in spelling to one of ours (`gelu` to
-# `relu`, `LogSoftmax` to `softmax`) but computes something else: proposing ours would silently change the
-# network, so such a name is answered with "not an op of dslc yet", never with a did-you-mean. Keys are
-# lowercase without `_` and without a trailing `1d`/`2d`/`3d`.
-MISSING_OPS = frozenset(
-    {
-        "gelu",
-        "leakyrelu",
-        "logsoftmax",
-        "softmin",
-        "silu",
-        "swish",
-        "elu",
-        "selu",
-        "celu",
-        "relu6",
-        "prelu",
-        "rrelu",
-        "hardswish",
-        "hardsigmoid",
-        "hardtanh",
-        "mish",
-        "softplus",
-        "softsign",
-        "tanhshrink",
-        "logsigmoid",
-        "threshold",
-        "glu",
-        "layernorm",
-        "layernormalization",
-        "groupnorm",
-        "instancenorm",
-        "rmsnorm",
-        "dropout2d",
-        "alphadropout",
-        "spatialdropout",
-        "maxunpool",
-        "lppool",
-        "adaptivemaxpool",
-        "fractionalmaxpool",
-        "globalmaxpool",
-        "globalmaxpooling",
-        "convtranspose",
-        "conv2dtranspose",
-        "deconv",
-        "deconvolution",
-        "separableconv",
-        "depthwiseconv",
-        "upsample",
-        "upsampling",
-        "interpolate",
-        "pixelshuffle",
-        "zeropad",
-        "zeropadding",
-        "pad",
-        "embedding",
-        "lstm",
-        "gru",
-        "rnn",
-        "multiheadattention",
-        "attention",
-        "transformer",
-        "sub",
-        "mul",
-        "multiply",
-        "matmul",
-        "bilinear",
-        "identity",
-    }
-)
-
-
-def _missing_op(name: str) -> bool:
-    """Whether `name` is another framework's op that dslc lacks (see MISSING_OPS)."""
-    key = name.lower().replace("_", "")
-    return key in MISSING_OPS or re.sub(r"[123]d$", "", key) in MISSING_OPS
 
 
 def _not_symbols(unknown: list[tuple[Span, str]], what: str) -> tuple[Span, str]:
@@ -466,7 +236,7 @@ class _Lowerer:
                     related=(Related(f"`{name}` first defined here", token_span(first)),),
                 )
                 continue
-            if name in SIGNATURES:
+            if name in OPS:
                 self.err(
                     "E0204",
                     f"block `{name}` has the name of a built-in op",
@@ -754,11 +524,11 @@ class _Lowerer:
         full = scope.prefix + name
         if op in self.blocks:
             return self.instance(op, op_tok, args, name, full, scope, source, assertion, span, stack)
-        sig = SIGNATURES.get(op)
+        sig = OPS.get(op)
         calls_before = len(self.diags)
         if sig is None:
-            ops = "built-in ops: " + ", ".join(f"`{o}`" for o in SIGNATURES)
-            if _missing_op(op) and op.lower() not in {
+            ops = "built-in ops: " + ", ".join(f"`{o}`" for o in OPS)
+            if is_missing_op(op) and op.lower() not in {
                 b.lower() for b in self.blocks
             }:  # another framework's op that we lack: no near spelling of ours
                 self.err(
@@ -858,7 +628,7 @@ class _Lowerer:
         self.raw_inputs.append(tuple(inputs))
 
     # -- arguments
-    def arguments(self, op: str, op_tok: Token, sig: Signature, args, env, span):
+    def arguments(self, op: str, op_tok: Token, sig: OpSpec, args, env, span):
         given: dict[str, Val] = {}
         spans: list[tuple[str, Span]] = []
         ok = True
@@ -968,7 +738,7 @@ class _Lowerer:
             self.missing_error(op, op_tok, sig, args, missing)
         return (values if ok else None), spans, texts
 
-    def missing_error(self, op: str, op_tok: Token, sig: Signature, args, missing: list[str]) -> None:
+    def missing_error(self, op: str, op_tok: Token, sig: OpSpec, args, missing: list[str]) -> None:
         """One error for the required arguments a call lacks, with the call completed by example values
         as alternative rewrites (verified: shown only if the network then checks better). The sizes come
         from the line's assertion and the network's declared output, so `linear` on `[N, 8] -> [N, 8]`
@@ -1032,11 +802,11 @@ class _Lowerer:
         (PyTorch's `BatchNorm2d(3)` is `batchnorm`; a bare `Linear` needs its features), the rewrite
         also fixes the call, so that accepting it leaves no error on the line."""
         span = token_span(op_tok)
-        meant = _did_you_mean(op, list(SIGNATURES) + list(self.blocks), OP_ALIASES)
+        meant = _did_you_mean(op, list(OPS) + list(self.blocks), OP_ALIASES)
         if meant is None:
             return ()
         plain = Rewrite(f"did you mean `{meant}`?", (Edit(span, meant),), group="rename", name_only=True)
-        sig = SIGNATURES.get(meant)
+        sig = OPS.get(meant)
         if sig is None:  # (a block named like a built-in op is never in self.blocks)
             return (plain,)
         mark = len(self.diags)
@@ -1071,7 +841,7 @@ class _Lowerer:
         return (*out, plain)
 
     def foreign_error(
-        self, op: str, op_tok: Token, sig: Signature, args, foreign: list[tuple[Tree, Token]]
+        self, op: str, op_tok: Token, sig: OpSpec, args, foreign: list[tuple[Tree, Token]]
     ) -> None:
         """One error for the arguments of one call spelt as another framework spells them
         (`conv(in_channels=3, out_channels=16, kernel_size=3)`: one line of PyTorch, one mistake), with
@@ -1101,7 +871,7 @@ class _Lowerer:
         rewrites = (Rewrite(f"write `{call[1]}`", (Edit(call[0], call[1]),)),) if call is not None else ()
         self.err("E0102", message, where, notes=(*why, known), rewrites=rewrites)
 
-    def _call_in_dslc_names(self, op: str, op_tok: Token, sig: Signature, args) -> tuple[Span, str] | None:
+    def _call_in_dslc_names(self, op: str, op_tok: Token, sig: OpSpec, args) -> tuple[Span, str] | None:
         """The call with other frameworks' argument names renamed and the inferred ones dropped, written
         as dslc writes it (its positional argument first); None if that is not a call of `op` (an unknown
         name left, a value given twice, too many positional values) or it cannot be cut out of the text."""
@@ -1132,7 +902,7 @@ class _Lowerer:
         return span, f"{op}({', '.join(parts)})" if parts else op
 
     def positional_error(
-        self, op: str, op_tok: Token, sig: Signature, args, extra: list[Val], env: dict[str, Val]
+        self, op: str, op_tok: Token, sig: OpSpec, args, extra: list[Val], env: dict[str, Val]
     ) -> None:
         """One error for all positional arguments too many, with the call written with keywords: in
         dslc's order (`conv(96, 11, 4)` -> `conv(96, kernel=11, stride=4)`) where the values fit, and
@@ -1196,7 +966,7 @@ class _Lowerer:
             call = reading(order, values)
             if call is not None and span is not None:
                 rewrites.append(Rewrite(f"name them: `{call}`", (Edit(span, call),)))
-        torch_form = _TORCH_FORMS.get(op)
+        torch_form = TORCH_FORMS.get(op)
         if torch_form is not None and values:
             cls, inferred, names = torch_form
             call = reading(list(names), values[1:] if inferred else values)

@@ -25,7 +25,7 @@ from alexnet_dsl._version import __version__
 from alexnet_dsl.analysis.pipeline import Analysis, check_text
 from alexnet_dsl.backend.codegen import mangle
 from alexnet_dsl.extras import needs
-from alexnet_dsl.frontend.lower import RESERVED
+from alexnet_dsl.frontend.vocabulary import RESERVED
 
 with needs("`alexnet_dsl.interop.torch_import`"):  # a missing extra is one line naming its `pip install`
     import torch

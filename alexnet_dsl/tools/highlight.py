@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Iterator
 
-from alexnet_dsl.frontend.lower import RESERVED, SIGNATURES
+from alexnet_dsl.frontend.vocabulary import OPS, RESERVED
 
 _TOKEN = re.compile(
     r"""
@@ -30,7 +30,7 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"network", "block", "from"}
 _CONSTANTS = RESERVED - _KEYWORDS  # true, false, same
-_OPS = frozenset(SIGNATURES)
+_OPS = frozenset(OPS)
 
 
 def tokenize(text: str) -> Iterator[tuple[str, str]]:

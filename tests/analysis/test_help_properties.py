@@ -18,7 +18,7 @@ from profiles import scaled
 
 from alexnet_dsl.analysis.pipeline import Analysis, check_text
 from alexnet_dsl.diagnostics import apply_edits
-from alexnet_dsl.frontend.lower import MISSING_OPS
+from alexnet_dsl.frontend.vocabulary import MISSING_OPS
 from alexnet_dsl.testing import broken_networks, networks
 
 # helps phrased as a proposal of a change: each of these must be a verified rewrite

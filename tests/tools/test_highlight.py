@@ -12,7 +12,7 @@ import pytest
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 
-from alexnet_dsl.frontend.lower import SIGNATURES
+from alexnet_dsl.frontend.vocabulary import OPS
 from alexnet_dsl.tools.highlight import NetLexer, highlight_html, highlight_line, tokenize
 
 ROOT = Path(__file__).parents[2]
@@ -46,7 +46,7 @@ def test_lexer_token_types():
 
 
 def test_every_op_is_known_to_the_highlighter():
-    for op in SIGNATURES:
+    for op in OPS:
         assert [k for k, _ in tokenize(f"x: {op}(1)") if k != "space"][:3] == [
             "label",
             "punctuation",
