@@ -27,13 +27,14 @@ def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget
     from alexnet_dsl.extras import require
 
     require("torch", what="alexnet_dsl.compile()")
-    from alexnet_dsl.backend.build import _DEFAULT, compile_spec
+    from alexnet_dsl.backend.budget import DEFAULT_BUDGET
+    from alexnet_dsl.backend.build import compile_spec
 
     return compile_spec(
         spec,
         backend=backend,
         init=init,
-        memory_budget=_DEFAULT if memory_budget is ... else memory_budget,
+        memory_budget=DEFAULT_BUDGET if memory_budget is ... else memory_budget,
         **sizes,
     )
 
@@ -41,9 +42,9 @@ def compile(spec, *, backend: str = "auto", init: str = "default", memory_budget
 def check(spec):
     """Check a spec (path or text) and return its `Analysis` (shapes, params, diagnostics)."""
     from alexnet_dsl.analysis.pipeline import check_source
-    from alexnet_dsl.backend.build import load
+    from alexnet_dsl.source import Source
 
-    return check_source(load(spec))
+    return check_source(Source.load(spec))
 
 
 def from_torch(module, input_shape, name: str = "Imported") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -48,6 +49,20 @@ class Source:
         """Read a spec file. Invalid UTF-8 is kept (as U+FFFD) and reported by the parser."""
         data = Path(path).read_bytes()
         return Source(str(path), data.decode("utf-8", errors="surrogateescape"))
+
+    @staticmethod
+    def load(spec: str | os.PathLike) -> Source:
+        """A spec given as a path (`str` naming an existing file, or `Path`) or as its text."""
+        if isinstance(spec, os.PathLike):
+            return Source.from_file(spec)
+        if isinstance(spec, str):
+            one_line = "\n" not in spec and len(spec) < 4096
+            if one_line and Path(spec).is_file():
+                return Source.from_file(spec)
+            if one_line and "{" not in spec and spec.strip().endswith(".net"):
+                raise FileNotFoundError(f"no spec file {spec!r}")
+            return Source("<string>", spec)
+        raise TypeError(f"spec must be a path or the text of a spec, not {type(spec).__name__}")
 
     def line_text(self, line: int) -> str:
         """A line as shown, without its line ending (`\n` or `\r\n`)."""

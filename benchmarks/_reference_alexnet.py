@@ -3,7 +3,7 @@
 - `reference_alexnet()`: the straightforward eager `nn.Sequential` (the baseline of the speed requirement),
   with `nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2)` (PyTorch divides alpha by size: 5e-4 / 5 is the
   paper's 1e-4).
-- `PrototypeAlexNet`: a hand-written module built from `alexnet_dsl.backend.runtime.ops` the way the torch backend should
+- `PrototypeAlexNet`: a hand-written module built from `alexnet_dsl.backend.runtime.torch_ops` the way the torch backend should
   generate it. Both have the state_dict keys conv1.weight, conv1.bias, ..., fc8.bias, so weights copy across.
 """
 
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from alexnet_dsl.backend.runtime import ops
+from alexnet_dsl.backend.runtime import torch_ops as ops
 
 
 def reference_alexnet(num_classes: int = 1000) -> nn.Sequential:
@@ -51,7 +51,7 @@ def reference_alexnet(num_classes: int = 1000) -> nn.Sequential:
 
 
 class PrototypeAlexNet(nn.Module):
-    """What the torch backend should generate for `specs/alexnet.net` (rules: `alexnet_dsl.backend.runtime.ops`)."""
+    """What the torch backend should generate for `specs/alexnet.net` (rules: `alexnet_dsl.backend.runtime.torch_ops`)."""
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()

@@ -3,7 +3,7 @@
     python benchmarks/cpu_forward.py                      # specs/alexnet.net through alexnet_dsl.compile
     python benchmarks/cpu_forward.py --prototype          # the hand-written module of _reference_alexnet.py
     python benchmarks/cpu_forward.py --no-compile --iters 30 --threads 2
-    python benchmarks/cpu_forward.py --ops                # per-op table behind alexnet_dsl/backend/runtime/ops.py
+    python benchmarks/cpu_forward.py --ops                # per-op table behind alexnet_dsl/backend/runtime/torch_ops.py
 
 Both models get the same weights; outputs are checked to agree before anything is timed. Eval mode, float32,
 `torch.inference_mode`. All variants (eager baseline, ours, and with `torch.compile` applied to each) run
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from alexnet_dsl.backend.runtime import ops
+from alexnet_dsl.backend.runtime import torch_ops as ops
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _reference_alexnet import PrototypeAlexNet, reference_alexnet  # noqa: E402

@@ -40,12 +40,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from alexnet_dsl.kernels import LRNParams, fused_conv2d, fused_conv2d_reference, lrn_reference  # noqa: E402
-from alexnet_dsl.kernels.reference import (  # noqa: E402
-    ConvGeometry,
-    bound_violations,
-    conv_output_size,
-    fused_conv2d_error_bound,
-)
+from alexnet_dsl.kernels.bounds import bound_violations, fused_conv2d_error_bound  # noqa: E402
+from alexnet_dsl.kernels.reference import ConvGeometry, conv_output_size  # noqa: E402
 
 LRN = LRNParams(size=5, alpha=1e-4, beta=0.75, k=2.0)
 SPEC = ROOT / "specs" / "alexnet.net"

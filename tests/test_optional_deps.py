@@ -165,9 +165,9 @@ def test_commands_that_need_an_extra_name_it_in_one_line(tmp_path, absent, argv,
 def test_an_optional_import_deep_inside_any_command_is_one_line(tmp_path):
     """The safety net in `dslc`'s main: a command that did not declare what it needs still says the extra."""
     code = (
-        "from alexnet_dsl.cli import main as cli\n"
+        "from alexnet_dsl.cli import check, main as cli\n"
         "def cmd_explain(args):\n    import torch.nn\n"
-        "cli.cmd_explain = cmd_explain\n"
+        "check.cmd_explain = cmd_explain\n"
         "sys.exit(cli.main(['explain', 'E0301']))"
     )
     r, _ = run_without(TORCH, code, tmp_path=tmp_path)

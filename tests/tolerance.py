@@ -18,7 +18,7 @@ a format, gamma(n) = n u / (1 - n u). An inner product of n terms computed in fl
 two relative errors (< 1e-6 here), a millionth of what they multiply.
 
 The a-priori bounds the product needs too (the Triton tuner's correctness gate, benchmarks/gpu_blocks.py) live in
-`alexnet_dsl.kernels.reference` and are re-exported here; the test-only ones (`linear_bound`, the comparisons with
+`alexnet_dsl.kernels.bounds` and are re-exported here; the test-only ones (`linear_bound`, the comparisons with
 PyTorch's own error) are defined here.
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from alexnet_dsl.kernels.reference import (  # noqa: F401  (re-exported: the tests import them from here)
+from alexnet_dsl.kernels.bounds import (  # noqa: F401  (re-exported: the tests import them from here)
     STORE_ERROR,
     TRANSCENDENTAL,
     TWO_PART_SQUARE_ERROR,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from alexnet_dsl.analysis.pipeline import Analysis
+from alexnet_dsl.analysis.result import Analysis
 
 
 def write_in(text: str, sizes: dict[str, int]) -> str:

@@ -94,7 +94,7 @@ def fused_groups(net: ir.Network) -> dict[str, str]:
     out: dict[str, str] = {}
     for chain in _chains(net):
         names = [net.layers[i].name for i in chain]
-        label = "+".join(n.split("'")[0] for n in names)
+        label = "+".join(net.layers[i].display_name for i in chain)
         for n in names:
             out[n] = label
     return out

@@ -1,106 +1,51 @@
-"""The helper functions a generated module defines, taken from the source of ops.py.
+"""The helpers a generated module defines before its class: regions of the runtime files, copied verbatim.
 
-Generated files must not import alexnet_dsl for the torch backend, so the fast CPU functions of
-ops.py are copied into them (read with `ast`, without importing torch), renamed with a leading
-underscore. ops.py stays the one place where they are written and tested.
+The runtime (`runtime/*.py`) is written as generated files contain it, and linted and tested as the
+package's own code. In a runtime file, a line `# emit: NAME` starts a region and the next such line
+ends it (`# emit: end` closes the last); a region is copied without its marker and the blank lines
+around it. Generated files for the torch backend import nothing but torch, so the CPU helpers are
+copied in rather than imported.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-import textwrap
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
-OPS = Path(__file__).parent / "runtime" / "ops.py"
+RUNTIME = Path(__file__).parent / "runtime"
+MARKER = "# emit: "
 
 
-@lru_cache(maxsize=1)
-def _functions() -> dict[str, tuple[str, set[str]]]:
-    """Top-level function, class or variable name -> (source, names of the other ones it uses)."""
-    text = OPS.read_text()
-    tree = ast.parse(text)
-    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    assigns = {
-        t.id: n for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
-    }
-    lines = text.splitlines(keepends=True)
-    out: dict[str, tuple[str, set[str]]] = {}
-    for name, node in {**defs, **assigns}.items():
-        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        src = "".join(lines[first - 1 : node.end_lineno])
-        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & (set(defs) | set(assigns))
-        used.discard(name)
-        out[name] = (src, used)
+@cache
+def regions(file: str) -> dict[str, str]:
+    """The regions of `runtime/<file>`: name -> text, as a generated file contains it."""
+    out: dict[str, str] = {}
+    name, lines = None, []
+    for line in (RUNTIME / file).read_text(encoding="utf-8").split("\n"):
+        if not line.startswith(MARKER):
+            lines.append(line)
+            continue
+        if name is not None:
+            out[name] = "\n".join(lines).strip("\n")
+        name, lines = line.removeprefix(MARKER), []
+    assert name == "end", f"runtime/{file}: the last region must be closed by `{MARKER}end`"
     return out
 
 
-def _closure(names: list[str]) -> list[str]:
-    funcs = _functions()
-    seen: list[str] = []
-
-    def visit(n: str) -> None:
-        if n in seen:
-            return
-        for dep in sorted(funcs[n][1]):
-            visit(dep)
-        seen.append(n)
-
-    for n in names:
-        visit(n)
-    return seen
-
-
-def _renamed(src: str, names: list[str]) -> str:
-    for n in names:
-        if not n.startswith("_"):
-            src = re.sub(rf"\b(?<!\.){re.escape(n)}\b", f"_{n}", src)
-    return src
-
-
-# The fused kernel stands in for calling the conv module only while that call would run nn.Conv2d.forward
-# alone: with a hook on the conv (or the conv replaced), the module is called and ReLU and LRN follow as
-# PyTorch ops, so the hook sees the conv's own output.
-_FUSED = {
-    "triton": '''
-def _conv_relu_lrn(x: torch.Tensor, conv: nn.Conv2d, lrn: tuple | None = None) -> torch.Tensor:
-    """conv -> ReLU (-> LRN) as one Triton kernel; the conv called as a module when it has hooks."""
-    if _plain_module(conv, nn.Conv2d):
-        return fused_conv2d(
-            x, conv.weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
-            groups=conv.groups, relu=True, lrn=None if lrn is None else LRNParams(*lrn),
-        )
-    x = F.relu(conv(x))
-    return x if lrn is None else _lrn(x, *lrn)
-''',
-    "auto": '''
-def _conv_relu_lrn(x: torch.Tensor, conv: nn.Conv2d, lrn: tuple | None = None) -> torch.Tensor:
-    """conv -> ReLU (-> LRN): one Triton kernel on CUDA tensors, PyTorch ops elsewhere or when the conv has hooks."""
-    if x.is_cuda and _plain_module(conv, nn.Conv2d):
-        return fused_conv2d(
-            x, conv.weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
-            groups=conv.groups, relu=True, lrn=None if lrn is None else LRNParams(*lrn),
-        )
-    x = F.relu(conv(x))
-    return x if lrn is None else _lrn(x, *lrn)
-''',
-}
-
-
-def helpers(used: list[str], backend: str) -> list[str]:
-    """Source chunks for the helpers a generated module uses (`lrn`, `fused`)."""
-    wanted = []
-    if "lrn" in used or "fused" in used:
-        wanted.append("lrn")
-    if "fused" in used:
-        wanted.append("plain_module")
-    if "linear" in used:
-        wanted.append("fast_call")  # the module called as a module, its F.linear on oneDNN
-    names = _closure(wanted)
-    funcs = _functions()
-    chunks = [_renamed(textwrap.dedent(funcs[n][0]).strip("\n"), names) for n in names]
-    chunks = [re.sub(r"(?<![.\w])Tensor\b", "torch.Tensor", c) for c in chunks]
-    if "fused" in used:
-        chunks.append(_FUSED[backend].strip("\n"))
+def prelude(helpers: set[str], backend: str) -> list[str]:
+    """The chunks a generated module defines for the runtime `helpers` its code calls (op_code.OpCode.helper,
+    and `admissible` for the input check), in the order generated files have them."""
+    names: list[str] = []  # regions of torch_ops.py; one needed by two helpers comes where the first needs it
+    if helpers & {"lrn", "fused"}:
+        names += ["inv_pow", "needs_grad", "lrn"]
+    if "fused" in helpers:
+        names.append("plain_module")
+    if "linear" in helpers:
+        names += ["onednn_linear", "needs_grad", "fast_call"]
+    torch_ops = regions("torch_ops.py")
+    chunks = [torch_ops[name] for name in dict.fromkeys(names)]
+    if "fused" in helpers:  # each Triton backend has its own (the kernel, or the kernel on CUDA tensors)
+        chunks.append(regions(f"{backend}_ops.py")["conv_relu_lrn"])
+    if "admissible" in helpers:
+        chunks.append(torch_ops["admissible"])
     return chunks

@@ -7,31 +7,32 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import io
 import os
 import sys
 import warnings
 from pathlib import Path
 
+from alexnet_dsl.cli.common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageError,
+    add_color_option,
+    compilable,
+    print_diagnostics,
+    use_color,
+    write_output,
+)
 from alexnet_dsl.extras import EXPORT_NEEDS, require
-from alexnet_dsl.files import atomic_write
 
 # ---------------------------------------------------------------------------- dslc export
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from alexnet_dsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError, _use_color, compilable
-    from alexnet_dsl.diagnostics import DslError, render
+    from alexnet_dsl.diagnostics import DslError
 
-    out = Path(args.onnx)
-    if args.file != "-" and out.resolve() == Path(args.file).resolve():
-        raise UsageError(f"refusing to write over the input `{args.file}`")
-    if not out.resolve().parent.is_dir():
-        raise UsageError(f"cannot write `{args.onnx}`: no directory `{out.resolve().parent}`")
-    if args.weights is not None and not Path(args.weights).is_file():
-        raise UsageError(f"cannot read `{args.weights}`: no such file")
+    out = _export_target(args)
     require(*EXPORT_NEEDS, what="`dslc export`")
-    color = _use_color(sys.stderr, args.color)
+    color = use_color(sys.stderr, args.color)
     analysis = compilable(args.file, args.sizes, color)
     if analysis is None:
         return EXIT_ERRORS
@@ -44,8 +45,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             warnings.simplefilter("always")
             result = export_onnx(analysis, out, weights=args.weights, opset=args.opset)
     except DslError as e:  # the memory budget
-        for d in e.diagnostics:
-            sys.stderr.write(render(d, e.source, color=color) + "\n")
+        print_diagnostics(e.diagnostics, e.source, color, highlight=False)
         return EXIT_ERRORS
     except ExportError as e:
         sys.stderr.write(f"dslc: error: {e}\n")
@@ -57,6 +57,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stderr.write(f"dslc: warning: shapes disagree: {check.describe()}\n")
     sys.stderr.write(result.summary() + "\n")
     return EXIT_ERRORS if result.disagreements else EXIT_OK
+
+
+def _export_target(args: argparse.Namespace) -> Path:
+    """Where the model goes, once the files named are known to be usable (before the slow imports)."""
+    out = Path(args.onnx)
+    if args.file != "-" and out.resolve() == Path(args.file).resolve():
+        raise UsageError(f"refusing to write over the input `{args.file}`")
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"cannot write `{args.onnx}`: no directory `{out.resolve().parent}`")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise UsageError(f"cannot read `{args.weights}`: no such file")
+    return out
 
 
 def _print_python_warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -78,8 +90,6 @@ def _print_python_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 
 def _parse_shape(text: str) -> tuple[int, ...]:
-    from alexnet_dsl.cli.main import UsageError
-
     parts = [p.strip() for p in text.replace("x", ",").split(",")]
     if not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts) or len(parts) not in (2, 4):
         raise UsageError(
@@ -93,37 +103,10 @@ def _load_model(spec: str):
     """`package.module:attribute` (a module, or a callable returning one) or a `torch.save`d module."""
     from torch import nn
 
-    from alexnet_dsl.cli.main import UsageError
-
-    path = Path(spec)
-    if path.is_file():
-        import torch
-
-        try:
-            # a full module is a pickle: loading one runs code from the file, as torch.load does
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:
-            raise UsageError(f"cannot load `{spec}`: {type(e).__name__}: {e}") from None
-        if isinstance(obj, dict):
-            raise UsageError(
-                f"`{spec}` holds a state_dict, not a module: save the module itself "
-                "(torch.save(model, path)) or name it as package.module:attribute"
-            )
+    if Path(spec).is_file():
+        obj = _load_file(spec)
     elif ":" in spec:
-        module_name, _, attribute = spec.partition(":")
-        if not module_name or not attribute:
-            raise UsageError(f"MODEL is package.module:attribute or a file; got {spec!r}")
-        sys.path.insert(0, os.getcwd())  # `models:alexnet` for models.py in the current directory
-        try:
-            obj = importlib.import_module(module_name)
-        except ImportError as e:
-            raise UsageError(f"cannot import `{module_name}`: {e}") from None
-        finally:
-            sys.path.pop(0)
-        for part in attribute.split("."):
-            if not hasattr(obj, part):
-                raise UsageError(f"`{module_name}` has no attribute `{attribute}`")
-            obj = getattr(obj, part)
+        obj = _import_attribute(spec)
         if not isinstance(obj, nn.Module) and callable(obj):
             try:
                 obj = obj()
@@ -138,53 +121,60 @@ def _load_model(spec: str):
     return obj
 
 
-def _save_weights(state: dict, path: Path) -> None:
+def _load_file(spec: str):
     import torch
 
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write(path, buffer.getvalue())
+    try:
+        # a full module is a pickle: loading one runs code from the file, as torch.load does
+        obj = torch.load(Path(spec), map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise UsageError(f"cannot load `{spec}`: {type(e).__name__}: {e}") from None
+    if isinstance(obj, dict):
+        raise UsageError(
+            f"`{spec}` holds a state_dict, not a module: save the module itself "
+            "(torch.save(model, path)) or name it as package.module:attribute"
+        )
+    return obj
+
+
+def _import_attribute(spec: str):
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"MODEL is package.module:attribute or a file; got {spec!r}")
+    sys.path.insert(0, os.getcwd())  # `models:alexnet` for models.py in the current directory
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as e:
+        raise UsageError(f"cannot import `{module_name}`: {e}") from None
+    finally:
+        sys.path.pop(0)
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"`{module_name}` has no attribute `{attribute}`")
+        obj = getattr(obj, part)
+    return obj
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from alexnet_dsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError
-
     shape = _parse_shape(args.input_shape)
     for target in (args.output, args.save_weights):
         if target not in (None, "-") and not Path(target).resolve().parent.is_dir():
             raise UsageError(f"cannot write `{target}`: no directory `{Path(target).resolve().parent}`")
     require("torch", what="`dslc import`")
-    from alexnet_dsl.interop.torch_import import UnsupportedModule, translate, valid_name
+    from alexnet_dsl.interop.torch_import import valid_name
+    from alexnet_dsl.interop.weights import save_weights
 
     if args.name is not None and not valid_name(args.name):
         raise UsageError(f"--name must be an ASCII identifier not starting with `_`, got {args.name!r}")
     module = _load_model(args.model)
     name = args.name or _default_name(module)
-    try:
-        result = translate(module, shape, name)
-    except UnsupportedModule as e:
-        for item in e.unsupported:
-            sys.stderr.write(f"dslc: error: cannot translate {item}\n")
-        count = len(e.unsupported)
-        sys.stderr.write(
-            f"dslc: {count} op{'s' if count != 1 else ''} of `{args.model}` "
-            f"{'have' if count != 1 else 'has'} no counterpart in the language\n"
-        )
+    result = _translate(module, shape, name, args.model)
+    if result is None:
         return EXIT_ERRORS
-    except ValueError as e:  # the module does not run on that input shape
-        sys.stderr.write(f"dslc: error: {e}\n")
-        return EXIT_ERRORS
-    inputs = (Path(args.model),) if Path(args.model).is_file() else ()
-    if args.output in (None, "-"):
-        sys.stdout.write(result.text)
-    else:
-        try:
-            atomic_write(Path(args.output), result.text, inputs=inputs)
-        except (OSError, ValueError) as e:
-            raise UsageError(f"cannot write `{args.output}`: {e}") from None
+    write_output(args.output, result.text, inputs=(Path(args.model),) if Path(args.model).is_file() else ())
     if args.save_weights:
         try:
-            _save_weights(result.state_dict(module), Path(args.save_weights))
+            save_weights(result.state_dict(module), Path(args.save_weights))
         except (OSError, ValueError) as e:
             raise UsageError(f"cannot write `{args.save_weights}`: {e.strerror or e}") from None
     analysis = result.analysis
@@ -195,6 +185,25 @@ def cmd_import(args: argparse.Namespace) -> int:
         + "\n"
     )
     return EXIT_OK
+
+
+def _translate(module, shape: tuple[int, ...], name: str, model: str):
+    """The spec of `module`, or None (the reasons printed) when it cannot be translated."""
+    from alexnet_dsl.interop.torch_import import UnsupportedModule, translate
+
+    try:
+        return translate(module, shape, name)
+    except UnsupportedModule as e:
+        for item in e.unsupported:
+            sys.stderr.write(f"dslc: error: cannot translate {item}\n")
+        count = len(e.unsupported)
+        sys.stderr.write(
+            f"dslc: {count} op{'s' if count != 1 else ''} of `{model}` "
+            f"{'have' if count != 1 else 'has'} no counterpart in the language\n"
+        )
+    except ValueError as e:  # the module does not run on that input shape
+        sys.stderr.write(f"dslc: error: {e}\n")
+    return None
 
 
 def _default_name(module) -> str:
@@ -235,7 +244,7 @@ def add_commands(sub) -> None:
         help="bind symbolic input sizes (unbound ones and the batch stay dynamic axes)",
     )
     p.add_argument("--opset", type=int, default=20, help="ONNX opset (default: 20)")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    add_color_option(p, help_text=None)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(

@@ -7,76 +7,76 @@ import difflib
 import sys
 from pathlib import Path
 
-from alexnet_dsl.files import atomic_write
+from alexnet_dsl.cli.common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageError,
+    add_color_option,
+    check_file,
+    fused_groups_of,
+    inputs_of,
+    print_diagnostics,
+    read_source,
+    use_color,
+    write_output,
+)
 
 GRAPH_FORMATS = ("svg", "png", "dot")
 
 
 def _output(args: argparse.Namespace, data: bytes, what: str) -> None:
-    """Write a command's result to `-o` (atomically; never over the input) or to stdout."""
-    from alexnet_dsl.cli.main import UsageError
-
-    if args.output in (None, "-"):
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    inputs = (Path(args.file),) if args.file != "-" else ()
-    try:
-        atomic_write(Path(args.output), data, inputs=inputs)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot write `{args.output}`: {e}") from None
-    sys.stderr.write(f"{args.output}: {what}\n")
+    """Write a command's result to `-o` (never over the input) or to stdout; say what went to a file."""
+    if write_output(args.output, data, inputs=inputs_of(args.file)):
+        sys.stderr.write(f"{args.output}: {what}\n")
 
 
 # ---------------------------------------------------------------------------- fmt
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from alexnet_dsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError, _highlighter, _use_color, read_source
-    from alexnet_dsl.diagnostics import DslError, render
-    from alexnet_dsl.tools.fmt import format_text
-
     if args.in_place and "-" in args.files:
         raise UsageError("-i/--in-place rewrites files; it cannot take `-` (standard input)")
     sources = [read_source(p) for p in args.files]  # every file readable before anything is written
-    color = _use_color(sys.stderr, args.color)
+    color = use_color(sys.stderr, args.color)
     status = EXIT_OK
     for source in sources:
-        try:
-            out = format_text(source.text, source.path)
-        except DslError as e:
-            for d in e.diagnostics:
-                sys.stderr.write(render(d, e.source, color=color, highlight=_highlighter(color)) + "\n")
-            sys.stderr.write(f"{source.path}: not formatted: fix the error above first\n")
+        out = _formatted(source, color)
+        if out is None:
             status = EXIT_ERRORS
-            continue
-        changed = out != source.text
-        if args.check:
-            if changed:
-                sys.stdout.write(f"{source.path}\n")
-                status = EXIT_ERRORS
-        elif args.diff:
-            if changed:
-                sys.stdout.writelines(
-                    difflib.unified_diff(
-                        source.text.splitlines(keepends=True),
-                        out.splitlines(keepends=True),
-                        f"{source.path} (as written)",
-                        f"{source.path} (formatted)",
-                    )
-                )
-                status = EXIT_ERRORS
-        elif args.in_place:
-            if changed:
-                try:
-                    atomic_write(Path(source.path), out)
-                except OSError as e:
-                    raise UsageError(f"cannot write `{source.path}`: {e}") from None
-                sys.stderr.write(f"reformatted {source.path}\n")
-        else:
+        elif not (args.check or args.diff or args.in_place):
             sys.stdout.write(out)
+        elif out != source.text:
+            _act_on_change(args, source, out)
+            if not args.in_place:  # with --check and --diff, a file to change is a finding
+                status = EXIT_ERRORS
     return status
+
+
+def _formatted(source, color: bool) -> str | None:
+    """The canonical text of `source`; None (its errors printed) when it cannot be formatted."""
+    from alexnet_dsl.diagnostics import DslError
+    from alexnet_dsl.tools.fmt import format_text
+
+    try:
+        return format_text(source.text, source.path)
+    except DslError as e:
+        print_diagnostics(e.diagnostics, e.source, color)
+        sys.stderr.write(f"{source.path}: not formatted: fix the error above first\n")
+        return None
+
+
+def _act_on_change(args: argparse.Namespace, source, out: str) -> None:
+    """A file whose layout is not canonical: print its name (`--check`) or the diff (`--diff`), or
+    rewrite it (`-i`)."""
+    if args.check:
+        sys.stdout.write(f"{source.path}\n")
+    elif args.diff:
+        before, after = source.text.splitlines(keepends=True), out.splitlines(keepends=True)
+        names = f"{source.path} (as written)", f"{source.path} (formatted)"
+        sys.stdout.writelines(difflib.unified_diff(before, after, *names))
+    else:
+        write_output(source.path, out)
+        sys.stderr.write(f"reformatted {source.path}\n")
 
 
 # ---------------------------------------------------------------------------- graph and report
@@ -84,16 +84,13 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 def _checked(args: argparse.Namespace):
     """The analysis of `args.file`; diagnostics on stderr when it has errors."""
-    from alexnet_dsl.cli.main import _analyse, _print_diagnostics, _use_color
-
-    analysis = _analyse(args.file)
+    analysis = check_file(args.file)
     if not analysis.ok:
-        _print_diagnostics(analysis, _use_color(sys.stderr, args.color))
+        print_diagnostics(analysis.diagnostics, analysis.source, use_color(sys.stderr, args.color))
     return analysis
 
 
 def _svg_or_png(source: str, fmt: str) -> bytes:
-    from alexnet_dsl.cli.main import UsageError
     from alexnet_dsl.tools.diagram import GraphvizMissing, render
 
     try:
@@ -102,51 +99,54 @@ def _svg_or_png(source: str, fmt: str) -> bytes:
         raise UsageError(f"{e}, or write `-o OUT.dot`, which needs no Graphviz") from None
 
 
+def _graph_format(args: argparse.Namespace) -> str:
+    """--format, else the output file's extension, else DOT."""
+    if args.format is not None or args.output in (None, "-"):
+        return args.format or "dot"
+    fmt = Path(args.output).suffix.lstrip(".").lower()
+    fmt = "dot" if fmt == "gv" else fmt
+    if fmt not in GRAPH_FORMATS:
+        raise UsageError(
+            f"cannot tell the format of `{args.output}`: name it .svg, .png or .dot, or give --format"
+        )
+    return fmt
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
-    from alexnet_dsl.cli.main import EXIT_ERRORS, EXIT_OK, UsageError, _fused
     from alexnet_dsl.tools.diagram import dot_source
 
-    fmt = args.format
-    if fmt is None and args.output not in (None, "-"):
-        fmt = Path(args.output).suffix.lstrip(".").lower()
-        fmt = "dot" if fmt == "gv" else fmt
-        if fmt not in GRAPH_FORMATS:
-            raise UsageError(
-                f"cannot tell the format of `{args.output}`: name it .svg, .png or .dot, or give --format"
-            )
-    fmt = fmt or "dot"
+    fmt = _graph_format(args)
     analysis = _checked(args)
     net = analysis.network
     if net is None:
         return EXIT_ERRORS
-    source = dot_source(analysis, _fused(analysis))
+    source = dot_source(analysis, fused_groups_of(analysis))
     data = source.encode() if fmt == "dot" else _svg_or_png(source, fmt)
     _output(args, data, f"{net.name}, {len(net.layers)} layers")
     return EXIT_OK if analysis.ok else EXIT_ERRORS
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from alexnet_dsl.cli.main import EXIT_ERRORS, EXIT_OK, _fused
     from alexnet_dsl.tools.diagram import GraphvizMissing, dot_source, render
     from alexnet_dsl.tools.report import report_html
 
     analysis = _checked(args)
+    fused = fused_groups_of(analysis)
     svg = missing = None
     if analysis.network is not None:
         try:
-            svg = render(dot_source(analysis, _fused(analysis)), "svg").decode()
+            svg = render(dot_source(analysis, fused), "svg").decode()
         except GraphvizMissing as e:  # the rest of the report is still worth having
             missing = f"no diagram: {e}"
             sys.stderr.write(f"dslc: warning: {missing}\n")
-    page = report_html(analysis, _fused(analysis), svg, missing=missing)
+    page = report_html(analysis, fused, svg, missing=missing)
     name = analysis.network.name if analysis.network else "no network"
     _output(args, page.encode(), f"report on {name}")
     return EXIT_OK if analysis.ok else EXIT_ERRORS
 
 
 def add_commands(sub) -> None:
-    color_help = "colour diagnostics (auto: when stderr is a terminal and NO_COLOR is unset)"
-
+    """Register `fmt`, `graph` and `report` on the `dslc` parser."""
     p = sub.add_parser(
         "fmt",
         help="print specs in their canonical layout (keeps every comment)",
@@ -166,7 +166,7 @@ def add_commands(sub) -> None:
         help="print what would change as a unified diff; exit 1 if anything would",
     )
     mode.add_argument("-i", "--in-place", action="store_true", help="rewrite the files (atomically)")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=color_help)
+    add_color_option(p)
     p.set_defaults(func=cmd_fmt)
 
     p = sub.add_parser(
@@ -183,7 +183,7 @@ def add_commands(sub) -> None:
         help="where to write; the format follows the extension (default: DOT on standard output)",
     )
     p.add_argument("--format", choices=GRAPH_FORMATS, help="the output format, whatever the file name")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=color_help)
+    add_color_option(p)
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser(
@@ -194,5 +194,5 @@ def add_commands(sub) -> None:
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", metavar="OUT.html", help="where to write (default: standard output)")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help=color_help)
+    add_color_option(p)
     p.set_defaults(func=cmd_report)

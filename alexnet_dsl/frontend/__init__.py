@@ -1,1 +1,1 @@
-"""Text to IR: the grammar, parsing, the op vocabulary, argument binding, lowering."""
+"""Text to IR: the grammar, parsing to typed syntax, the op vocabulary, argument binding, lowering."""

@@ -1,4 +1,4 @@
-"""Text -> lark tree (LALR, positions on). Syntax errors become diagnostics."""
+"""Text -> lark tree (LALR, positions on) -> typed syntax (syntax.py). Syntax errors become diagnostics."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
 from alexnet_dsl.diagnostics import Diagnostic, Edit, Rewrite, error, printable
+from alexnet_dsl.frontend.syntax import File, to_syntax, token_span
 from alexnet_dsl.source import Source, Span
 
 GRAMMAR = Path(__file__).resolve().parent / "grammar.lark"
@@ -42,7 +43,7 @@ _WORDS = {
 }
 
 
-class _LineJoiner(PostLex):
+class LineJoiner(PostLex):
     """Drop newlines inside brackets and merge runs of blank/comment lines into one."""
 
     always_accept = ("_NL",)
@@ -86,20 +87,10 @@ def build_lark(postlex: PostLex, **options) -> Lark:
 
 
 @lru_cache(maxsize=1)
-def _parser() -> tuple[Lark, _LineJoiner]:
-    joiner = _LineJoiner()
+def _parser() -> tuple[Lark, LineJoiner]:
+    joiner = LineJoiner()
     # cache: the LALR tables, pickled in the temp dir: most of `dslc check`'s start-up
     return build_lark(joiner, cache=True), joiner
-
-
-def token_span(tok: Token) -> Span:
-    end_line = tok.end_line if tok.end_line is not None else tok.line
-    end_col = tok.end_column if tok.end_column is not None else tok.column + max(len(tok), 1)
-    return Span(tok.line, tok.column, end_line, end_col)
-
-
-def meta_span(meta) -> Span:
-    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
 
 
 _BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
@@ -186,6 +177,9 @@ def _ascii_for(ch: str) -> str | None:
     return folded if folded != ch and folded.isascii() and folded.isprintable() else None
 
 
+_TYPESET_NOTE = "spec text copied from a paper or a PDF often carries typeset characters; outside comments a spec is ASCII"
+
+
 def _non_ascii(source: Source, line: int, col: int) -> Diagnostic | None:
     """The error for a non-ASCII character outside a comment on `line` (the first at or after `col`, else
     the first on the line): such a character is the mistake wherever the parser stumbles on that line
@@ -196,44 +190,19 @@ def _non_ascii(source: Source, line: int, col: int) -> Diagnostic | None:
         return None
     index = next((i for i in found if i >= col - 1), found[0])
     ch = code[index]
-    col = index + 1
     name = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
     if unicodedata.category(ch) == "Nd":
-        # `\d` would read it as a number, Python's int() too: a spec means what its ASCII text says
-        digits = re.match(r"\d+", code[index:]).group()  # type: ignore[union-attr]
-        return error(
-            "E0002",
-            f"`{printable(digits)}` is written with non-ASCII digits",
-            Span(line, col, line, col + len(digits)),
-            label=f"`{ch}` is {name}",
-            notes=(f"`{printable(digits)}` is {int(digits)} in the digits of another script",),
-            helps=("numbers are written with the ASCII digits 0-9",),
-        )
-    span = Span.point(line, col)
+        return _foreign_digits(code, line, index, name)
+    span = Span.point(line, index + 1)
     message = f"character `{printable(ch)}` ({name}) is not allowed here"
-    typeset = (
-        "spec text copied from a paper or a PDF often carries typeset characters; outside comments a "
-        "spec is ASCII"
-    )
-    ascii_ = _ascii_for(ch)
     if ch in _SUPERSCRIPTS:
-        run = re.match(r"[0-9.]*", code[:index][::-1]).group()[::-1]  # type: ignore[union-attr]
-        exps = re.match(f"[{_SUPERSCRIPTS}]+", code[index:]).group()  # type: ignore[union-attr]
-        power = exps.translate(_SUPERSCRIPT)
-        shown = f"{run}{exps}" if run else exps
-        helps = ["dslc has no powers: write the number itself with ASCII digits (`10⁻⁴` is `1e-4`)"]
-        if re.fullmatch(r"[0-9]+", run) and re.fullmatch(r"[0-9]{1,2}", power) and power != "0":
-            helps = [
-                f"dslc has no powers: `{shown}` is `{int(run) ** int(power)}`"
-                + (f"; a {run}×{run} window is `kernel={run}`" if power == "2" else "")
-            ]
-        return error("E0002", message, span, label="a superscript", notes=(typeset,), helps=tuple(helps))
+        return _superscript(code, index, span, message)
     if ch in _TIMES:
         return error(
             "E0002",
             message,
             span,
-            notes=(typeset,),
+            notes=(_TYPESET_NOTE,),
             helps=(
                 "sizes are separated by commas: `[N, 3, 224, 224]`; a window of 11×11 is `kernel=11`, of 3×5 "
                 "`kernel=(3, 5)`",
@@ -245,34 +214,11 @@ def _non_ascii(source: Source, line: int, col: int) -> Diagnostic | None:
             message,
             span,
             label="a typographic quote",
-            notes=(typeset,),
+            notes=(_TYPESET_NOTE,),
             helps=("values are written without quotes: `padding=same`",),
         )
-    if ascii_ is not None:
-        # the same character is likely everywhere the text was copied: one rewrite replaces each one in
-        # the file (outside comments), so that it checks whichever of them this error is
-        edits = tuple(
-            Edit(Span(n, i + 1, n, i + 2), typed)
-            for n in range(1, len(source.lines) + 1)
-            for i, c in enumerate(_code_part(source.line_text(n)))
-            if ord(c) > 127 and (typed := _ascii_for(c)) is not None
-        )
-        shown = {" ": "a plain space", "": "nothing (it is invisible)"}.get(ascii_, f"`{ascii_}`")
-        others = len(edits) - 1
-        more = (
-            f" (and likewise the {others} other typeset character{'s' if others != 1 else ''} of the file)"
-            if others
-            else ""
-        )
-        what = {" ": "a typeset space", "": "an invisible character"}.get(ascii_, f"a typeset `{ascii_}`")
-        return error(
-            "E0002",
-            message,
-            span,
-            label=what,
-            notes=(typeset,),
-            rewrites=(Rewrite(f"write {shown}{more}", edits),),
-        )
+    if _ascii_for(ch) is not None:
+        return _typeset(source, ch, span, message)
     if unicodedata.category(ch).startswith("L"):
         return error(
             "E0002",
@@ -280,7 +226,66 @@ def _non_ascii(source: Source, line: int, col: int) -> Diagnostic | None:
             span,
             helps=("names are ASCII letters, digits and `_`; other characters may appear in comments",),
         )
-    return error("E0002", message, span, notes=(typeset,))
+    return error("E0002", message, span, notes=(_TYPESET_NOTE,))
+
+
+def _foreign_digits(code: str, line: int, index: int, name: str) -> Diagnostic:
+    """Digits of another script (`١٦`): `\\d` would read them as a number, Python's int() too; a spec
+    means what its ASCII text says."""
+    digits = re.match(r"\d+", code[index:]).group()  # type: ignore[union-attr]
+    return error(
+        "E0002",
+        f"`{printable(digits)}` is written with non-ASCII digits",
+        Span(line, index + 1, line, index + 1 + len(digits)),
+        label=f"`{code[index]}` is {name}",
+        notes=(f"`{printable(digits)}` is {int(digits)} in the digits of another script",),
+        helps=("numbers are written with the ASCII digits 0-9",),
+    )
+
+
+def _superscript(code: str, index: int, span: Span, message: str) -> Diagnostic:
+    """A power copied from typeset text (`10⁻⁴`, `3²`): dslc has none; the number itself where it is
+    unambiguous."""
+    run = re.match(r"[0-9.]*", code[:index][::-1]).group()[::-1]  # type: ignore[union-attr]
+    exps = re.match(f"[{_SUPERSCRIPTS}]+", code[index:]).group()  # type: ignore[union-attr]
+    power = exps.translate(_SUPERSCRIPT)
+    shown = f"{run}{exps}" if run else exps
+    helps = ["dslc has no powers: write the number itself with ASCII digits (`10⁻⁴` is `1e-4`)"]
+    if re.fullmatch(r"[0-9]+", run) and re.fullmatch(r"[0-9]{1,2}", power) and power != "0":
+        helps = [
+            f"dslc has no powers: `{shown}` is `{int(run) ** int(power)}`"
+            + (f"; a {run}×{run} window is `kernel={run}`" if power == "2" else "")
+        ]
+    return error("E0002", message, span, label="a superscript", notes=(_TYPESET_NOTE,), helps=tuple(helps))
+
+
+def _typeset(source: Source, ch: str, span: Span, message: str) -> Diagnostic:
+    """A typeset character that stands for an ASCII one (a minus sign, a no-break space)."""
+    ascii_ = _ascii_for(ch)
+    # the same character is likely everywhere the text was copied: one rewrite replaces each one in
+    # the file (outside comments), so that it checks whichever of them this error is
+    edits = tuple(
+        Edit(Span(n, i + 1, n, i + 2), typed)
+        for n in range(1, len(source.lines) + 1)
+        for i, c in enumerate(_code_part(source.line_text(n)))
+        if ord(c) > 127 and (typed := _ascii_for(c)) is not None
+    )
+    shown = {" ": "a plain space", "": "nothing (it is invisible)"}.get(ascii_, f"`{ascii_}`")
+    others = len(edits) - 1
+    more = (
+        f" (and likewise the {others} other typeset character{'s' if others != 1 else ''} of the file)"
+        if others
+        else ""
+    )
+    what = {" ": "a typeset space", "": "an invisible character"}.get(ascii_, f"a typeset `{ascii_}`")
+    return error(
+        "E0002",
+        message,
+        span,
+        label=what,
+        notes=(_TYPESET_NOTE,),
+        rewrites=(Rewrite(f"write {shown}{more}", edits),),
+    )
 
 
 def _quoted(source: Source, line: int, col: int) -> Diagnostic:
@@ -310,7 +315,7 @@ def _quoted(source: Source, line: int, col: int) -> Diagnostic:
     )
 
 
-def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> Diagnostic:
+def _syntax_error(exc: UnexpectedInput, joiner: LineJoiner, source: Source) -> Diagnostic:
     line = getattr(exc, "line", -1)
     if isinstance(line, int) and line >= 1:
         typeset = _non_ascii(source, line, getattr(exc, "column", 1) or 1)
@@ -368,8 +373,8 @@ def _syntax_error(exc: UnexpectedInput, joiner: _LineJoiner, source: Source) -> 
 MAX_SYNTAX_ERRORS = 20
 
 
-def parse(source: Source) -> tuple[Tree | None, list[Diagnostic]]:
-    """Parse a spec: the tree, or None and its syntax errors.
+def parse(source: Source) -> tuple[File | None, list[Diagnostic]]:
+    """Parse a spec: its typed syntax, or None and its syntax errors.
 
     After a syntax error on a line without braces, that line is blanked and the text parsed again,
     so that one run reports the syntax errors of every line (up to MAX_SYNTAX_ERRORS) instead of
@@ -384,7 +389,7 @@ def parse(source: Source) -> tuple[Tree | None, list[Diagnostic]]:
     while True:
         try:
             tree = lark.parse("\n".join(lines))
-            return (tree, []) if not errors else (None, errors)
+            return (to_syntax(tree), []) if not errors else (None, errors)
         except UnexpectedInput as exc:
             errors.append(_syntax_error(exc, joiner, source))
             at_end = (

@@ -1,23 +1,41 @@
-"""The op vocabulary: one table of the language's ops, their arguments, defaults, ranges and PyTorch forms.
+"""The op vocabulary: one table of the language's ops, their arguments, defaults, ranges, PyTorch forms
+and how each op's IR node is built.
 
 Lowering binds and checks arguments against it; highlighting, the importer, the generators and the docs
 read it too. Beside it: what other frameworks call our ops and arguments, and their ops we lack.
+
+Adding an op is one entry here (an elementwise activation is `_activation("name")`: `ir.Activation` with
+its kind, no new IR class), one shape rule (analysis, keyed by the IR node's type), one codegen entry
+(backend) and a test file.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from alexnet_dsl import ir
+from alexnet_dsl.diagnostics import Diagnostic, error
+from alexnet_dsl.source import Span
 
 RESERVED = {"true", "false", "same", "network", "block", "from"}
 
 
 @dataclass(frozen=True, slots=True)
 class Param:
+    """One argument of an op: its kind, its default and its range."""
+
     kind: str  # int, pair (int or pair), padding (pair or same), float, bool
-    default: object = None  # None: required
+    default: object = None  # None (REQUIRED): required, unless optional
     lo: float | None = None
     hi: float | None = None
+    optional: bool = False  # may be left out though it has no default (lrn's `avg_alpha`)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED and not self.optional
 
 
 REQUIRED = None
@@ -26,10 +44,73 @@ _PAIR1 = Param("pair", REQUIRED, lo=1)
 
 
 @dataclass(frozen=True, slots=True)
+class TorchForm:
+    """A PyTorch constructor people write positionally, `nn.Conv2d(3, 96, 11)`."""
+
+    cls: str  # `nn.Conv2d`
+    inferred: str | None  # its first argument, when dslc infers it from the input (`in_channels`)
+    args: tuple[str, ...]  # the dslc names of the arguments that follow, in the constructor's order
+
+
+# How an op's IR node is built from its bound arguments (every one present, defaults filled in, pairs
+# as pairs) and where each argument is written: the node, or the error of a rule across arguments.
+Build = Callable[[dict[str, Any], dict[str, Span], Span], "ir.Op | Diagnostic"]
+
+
+@dataclass(frozen=True, slots=True)
 class OpSpec:
+    """One op of the language: its arguments (the positional ones first), how its node is built, and
+    the PyTorch constructor it mirrors."""
+
     positional: tuple[str, ...]
     params: dict[str, Param]
+    build: Build
     variadic_refs: bool = False  # add / concat take layer names
+    torch: TorchForm | None = None
+
+
+def _node(cls: type, *keys: str) -> Build:
+    """A node built from the arguments `keys`, in order."""
+    return lambda v, spans, at: cls(*(v[k] for k in keys))
+
+
+def _activation(kind: str) -> Build:
+    """An elementwise activation: one IR node for all, told apart by its kind."""
+    return lambda v, spans, at: ir.Activation(kind)
+
+
+def _pool(kind: str) -> Build:
+    """A pooling of `kind` ("max", "avg"): the stride is the kernel's unless given; PyTorch pads by at
+    most half the window."""
+
+    def build(v: dict[str, Any], spans: dict[str, Span], at: Span) -> ir.Op | Diagnostic:
+        stride = v["kernel"] if v["stride"] == "kernel" else v["stride"]
+        kernel, padding = v["kernel"], v["padding"]
+        for i in range(2):
+            if padding[i] * 2 > kernel[i]:
+                return error(
+                    "E0105",
+                    f"`padding` must be at most half the kernel: {padding[i]} > {kernel[i]} / 2",
+                    spans.get("padding", at),
+                    notes=("PyTorch's pooling pads by at most half the window",),
+                )
+        return ir.Pool(kind, kernel, stride, padding, v["ceil"], v.get("count_include_pad", True))
+
+    return build
+
+
+def _lrn(v: dict[str, Any], spans: dict[str, Span], at: Span) -> ir.Op | Diagnostic:
+    """The paper's LRN; `avg_alpha` (the alpha other frameworks divide by the size) is converted."""
+    alpha = v["alpha"]
+    if v["avg_alpha"] is not None:
+        if "alpha" in spans:
+            return error(
+                "E0106",
+                "give either `alpha` (the paper's) or `avg_alpha` (divided by size), not both",
+                spans["avg_alpha"],
+            )
+        alpha = ir.paper_alpha(v["avg_alpha"], v["size"])
+    return ir.LRN(v["size"], alpha, v["beta"], v["k"])
 
 
 OPS: dict[str, OpSpec] = {
@@ -44,6 +125,12 @@ OPS: dict[str, OpSpec] = {
             "groups": Param("int", 1, lo=1),
             "bias": Param("bool", True),
         },
+        _node(ir.Conv, "filters", "kernel", "stride", "padding", "dilation", "groups", "bias"),
+        torch=TorchForm(
+            "nn.Conv2d",
+            "in_channels",
+            ("filters", "kernel", "stride", "padding", "dilation", "groups", "bias"),
+        ),
     ),
     "maxpool": OpSpec(
         (),
@@ -53,6 +140,7 @@ OPS: dict[str, OpSpec] = {
             "padding": Param("pair", 0, lo=0),
             "ceil": Param("bool", False),
         },
+        _pool("max"),
     ),
     "avgpool": OpSpec(
         (),
@@ -63,45 +151,42 @@ OPS: dict[str, OpSpec] = {
             "ceil": Param("bool", False),
             "count_include_pad": Param("bool", True),
         },
+        _pool("avg"),
     ),
-    "adaptive_avgpool": OpSpec(("output",), {"output": _PAIR1}),
+    "adaptive_avgpool": OpSpec(("output",), {"output": _PAIR1}, _node(ir.AdaptiveAvgPool, "output")),
     "lrn": OpSpec(
         ("size",),
         {
             "size": _INT1,
             "alpha": Param("float", 1e-4, lo=0),
-            "avg_alpha": Param("float", None, lo=0),
+            "avg_alpha": Param("float", None, lo=0, optional=True),  # absent: `alpha` is the paper's
             "beta": Param("float", 0.75, lo=0),
             "k": Param("float", 1.0, lo=0),
         },
+        _lrn,
+        # (its alpha is divided by the size: dslc's `avg_alpha`)
+        torch=TorchForm("nn.LocalResponseNorm", None, ("size", "avg_alpha", "beta", "k")),
     ),
     "batchnorm": OpSpec(
-        (), {"eps": Param("float", 1e-5, lo=1e-300), "momentum": Param("float", 0.1, lo=0, hi=1)}
+        (),
+        {"eps": Param("float", 1e-5, lo=1e-300), "momentum": Param("float", 0.1, lo=0, hi=1)},
+        _node(ir.BatchNorm, "eps", "momentum"),
+        torch=TorchForm("nn.BatchNorm2d", "num_features", ("eps", "momentum")),
     ),
-    "dropout": OpSpec(("p",), {"p": Param("float", 0.5, lo=0, hi=1)}),
-    "flatten": OpSpec((), {}),
-    "linear": OpSpec(("features",), {"features": _INT1, "bias": Param("bool", True)}),
-    "relu": OpSpec((), {}),
-    "tanh": OpSpec((), {}),
-    "sigmoid": OpSpec((), {}),
-    "softmax": OpSpec((), {}),
-    "add": OpSpec((), {}, variadic_refs=True),
-    "concat": OpSpec((), {}, variadic_refs=True),
-}
-OPTIONAL_NONE = {("lrn", "avg_alpha")}  # optional arguments without a default value
-
-
-# PyTorch constructors people write positionally: (class, the first argument if dslc infers it from
-# the input, the dslc names of the arguments that follow, in the constructor's order).
-TORCH_FORMS = {
-    "conv": (
-        "nn.Conv2d",
-        "in_channels",
-        ("filters", "kernel", "stride", "padding", "dilation", "groups", "bias"),
+    "dropout": OpSpec(("p",), {"p": Param("float", 0.5, lo=0, hi=1)}, _node(ir.Dropout, "p")),
+    "flatten": OpSpec((), {}, _node(ir.Flatten)),
+    "linear": OpSpec(
+        ("features",),
+        {"features": _INT1, "bias": Param("bool", True)},
+        _node(ir.Linear, "features", "bias"),
+        torch=TorchForm("nn.Linear", "in_features", ("features", "bias")),
     ),
-    "linear": ("nn.Linear", "in_features", ("features", "bias")),
-    "batchnorm": ("nn.BatchNorm2d", "num_features", ("eps", "momentum")),
-    "lrn": ("nn.LocalResponseNorm", None, ("size", "avg_alpha", "beta", "k")),
+    "relu": OpSpec((), {}, _activation("relu")),
+    "tanh": OpSpec((), {}, _activation("tanh")),
+    "sigmoid": OpSpec((), {}, _activation("sigmoid")),
+    "softmax": OpSpec((), {}, _activation("softmax")),
+    "add": OpSpec((), {}, _node(ir.Add), variadic_refs=True),
+    "concat": OpSpec((), {}, _node(ir.Concat), variadic_refs=True),
 }
 
 

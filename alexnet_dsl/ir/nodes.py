@@ -1,14 +1,14 @@
 """The intermediate representation: frozen ops, layers and the network.
 
-Lowering (lower.py) builds it from the syntax tree, with names resolved, blocks expanded, defaults
+Lowering (frontend/lower.py) builds it from the typed syntax, with names resolved, blocks expanded, defaults
 filled in and every argument checked; later passes only read it or build new objects.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 
+from alexnet_dsl.ir.graph import output_layer, topological_order
 from alexnet_dsl.source import Span
 
 Pair = tuple[int, int]
@@ -52,6 +52,24 @@ class LRN:
     alpha: float = 1e-4
     beta: float = 0.75
     k: float = 1.0
+
+    @property
+    def torch_alpha(self) -> float:
+        """The alpha PyTorch, ONNX and Caffe take, which they divide by the size (dslc's `avg_alpha`).
+
+        >>> LRN(5, alpha=1e-4).torch_alpha
+        0.0005
+        """
+        return self.alpha * self.size
+
+
+def paper_alpha(torch_alpha: float, size: int) -> float:
+    """The paper's alpha (LRN.alpha) for the alpha of PyTorch, ONNX or Caffe, which they divide by size.
+
+    >>> paper_alpha(0.0005, 5)
+    0.0001
+    """
+    return torch_alpha / size
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +193,14 @@ class Layer:
     assertions: tuple[Assertion, ...] = ()
     instance: tuple[tuple[str, str, Span], ...] = ()  # (instance, block, call span), outermost first
     source_text: tuple[tuple[str, str], ...] = ()  # how numeric arguments were written
+    # The name as messages show it. `name` is unique, so a name written twice in one scope (an error,
+    # reported; the layer is still checked) gets a private suffix there; its display name is as written.
+    # None: `name` itself.
+    display_name: str = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.display_name is None:
+            object.__setattr__(self, "display_name", self.name)
 
     def arg_span(self, name: str) -> Span:
         for key, span in self.arg_spans:
@@ -188,49 +214,50 @@ class Layer:
                 return text
         return None
 
-    @property
-    def display_name(self) -> str:
-        return self.name.split("'")[0]
-
 
 @dataclass(frozen=True, slots=True)
 class Network:
     """A network: its input, its layers in source order, and the graph they form.
 
-    The graph is computed once, when the network is built, and every pass reads it from here: the
-    checker infers shapes in `order`, codegen writes `forward` in `order` and returns
+    The graph (ir/graph.py) is computed once, when the network is built, and every pass reads it from
+    here: the checker infers shapes in `order`, codegen writes `forward` in `order` and returns
     `output_layer`, ONNX export names that value the graph's output.
     """
 
     name: str
     input_name: str
     input_dims: tuple[Dim, ...]
-    input_span: Span
     input_dim_spans: tuple[Span, ...]
     output: Assertion | None  # the declared `-> [dims]` of the network, if any
     layers: tuple[Layer, ...]  # source order, blocks expanded
     name_span: Span | None = None
-    # The layer whose value the network returns. The language's rule: the last layer in source order,
-    # wherever it falls in dependency order (layers after it in dependency order are side branches).
-    # None means that rule; passes that rename layers (fuse) pass the new name on.
+    # The layer whose value the network returns (graph.output_layer). None means the language's rule;
+    # passes that rename layers (fuse) pass the new name on.
     output_layer: str = None  # type: ignore[assignment]
     # ONE topological order (indices into `layers`), source order wherever the dependencies allow;
     # layers on a cycle, or reading a layer on a cycle, are missing (the checker reports them).
     order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    # A layer's name -> its display name, for readers that only hold a name (a layer's inputs).
+    display_names: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.output_layer is None:
-            object.__setattr__(self, "output_layer", self.layers[-1].name if self.layers else self.input_name)
+            object.__setattr__(self, "output_layer", output_layer(self.layers, self.input_name))
         else:  # a pass that drops or renames layers must say which one is the output now
             assert self.output_layer in {la.name for la in self.layers} or not self.layers, (
                 f"the output `{self.output_layer}` is not a layer of `{self.name}`"
             )
         object.__setattr__(self, "order", topological_order(self.layers))
+        object.__setattr__(self, "display_names", {la.name: la.display_name for la in self.layers})
 
     @property
     def ordered(self) -> tuple[Layer, ...]:
         """The layers in `order`."""
         return tuple(self.layers[i] for i in self.order)
+
+    def display_name(self, name: str) -> str:
+        """How messages show the layer `name`, or the input (any name that is no layer, as it is)."""
+        return self.display_names.get(name, name)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -244,35 +271,3 @@ class Network:
     @property
     def batch(self) -> Dim:
         return self.input_dims[0] if self.input_dims else None
-
-
-def topological_order(layers: tuple[Layer, ...]) -> tuple[int, ...]:
-    """Kahn's algorithm taking the earliest ready layer first, so source order when it is valid.
-
-    A name that is no layer (the network's input, or a reference lowering could not resolve) counts
-    as available from the start.
-
-    >>> relu = Activation("relu")
-    >>> a, b = (Layer(n, relu, i, Span(1, 1, 1, 1), Span(1, 1, 1, 1)) for n, i in (("a", ("b",)), ("b", ("x",))))
-    >>> topological_order((a, b))
-    (1, 0)
-    """
-    index = {layer.name: i for i, layer in enumerate(layers)}
-    consumers: list[list[int]] = [[] for _ in layers]
-    missing = [0] * len(layers)
-    for i, layer in enumerate(layers):
-        for name in layer.inputs:
-            if name in index:
-                consumers[index[name]].append(i)
-                missing[i] += 1
-    ready = [i for i in range(len(layers)) if missing[i] == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in consumers[i]:
-            missing[j] -= 1
-            if missing[j] == 0:
-                heapq.heappush(ready, j)
-    return tuple(order)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from alexnet_dsl.extras import needs
 
 with needs("alexnet_dsl.kernels"):  # torch: one line naming the extra, not a bare ModuleNotFoundError
-    from .fused import fused_conv2d, triton_available
-    from .reference import LRNParams, fused_conv2d_reference, lrn_reference
+    from alexnet_dsl.kernels.fused import fused_conv2d, triton_available
+    from alexnet_dsl.kernels.reference import LRNParams, fused_conv2d_reference, lrn_reference
 
 __all__ = ["LRNParams", "fused_conv2d", "fused_conv2d_reference", "lrn_reference", "triton_available"]

@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from .reference import ConvGeometry, LRNParams
-from .tuning import Config, Problem, configs_for
+from alexnet_dsl.kernels.reference import ConvGeometry, LRNParams
+from alexnet_dsl.kernels.tuning import Config, Problem, configs_for
 
 ALEXNET_CONV1 = ConvGeometry(128, 3, 227, 227, 96, 55, 55, 11, 11, (4, 4), (0, 0), (1, 1), 1)
 ALEXNET_CONV2 = ConvGeometry(128, 96, 27, 27, 256, 27, 27, 5, 5, (1, 1), (2, 2), (1, 1), 2)
@@ -112,7 +112,7 @@ def _specialize(
     from triton.backends.compiler import BaseBackend
     from triton.runtime.jit import native_specialize_impl
 
-    from . import conv_lrn
+    from alexnet_dsl.kernels import conv_lrn
 
     g = problem.geometry
     x = _TensorStandIn(problem.dtype, (g.batch, g.in_c, g.in_h, g.in_w))
@@ -196,7 +196,7 @@ def compile_variant(
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from . import conv_lrn
+    from alexnet_dsl.kernels import conv_lrn
 
     problem = variant.problem(capability)
     config = config or configs_for(problem)[0]

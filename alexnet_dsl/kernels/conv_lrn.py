@@ -54,7 +54,7 @@ import triton.language as tl
 from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
-from .tuning import Config, Problem
+from alexnet_dsl.kernels.tuning import Config, Problem
 
 # The batch size is not specialised on (divisible by 16, or 1), so the tuner's correctness check on the first images
 # runs the very binary that then runs the whole batch.

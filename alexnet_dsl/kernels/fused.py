@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .reference import (
+from alexnet_dsl.kernels.bounds import bound_violations, fused_conv2d_error_bound
+from alexnet_dsl.kernels.reference import (
     ConvGeometry,
     IntPair,
     LRNParams,
-    bound_violations,
     check_conv_args,
     fused_conv2d_backward_reference,
-    fused_conv2d_error_bound,
 )
-from .tuning import Config, Problem, choose_config, configs_for
+from alexnet_dsl.kernels.tuning import Config, Problem, choose_config, configs_for
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -66,7 +65,7 @@ def _kernels() -> ModuleType:
 
     require("triton", what="fused_conv2d")  # not installed: one line naming the extra
     try:
-        from . import conv_lrn
+        from alexnet_dsl.kernels import conv_lrn
     except ImportError as e:
         raise RuntimeError(f"fused_conv2d needs Triton: {triton_available()[1]} ({e})") from e
     return conv_lrn
@@ -96,17 +95,12 @@ def make_problem(
     return Problem(geometry, x.dtype, tf32, has_bias, relu, lrn, target)
 
 
-def _check_error(out: torch.Tensor, exact: torch.Tensor, bound: torch.Tensor) -> str | None:
-    """None when every element of `out` lies within `bound` of `exact` (float64); else what went wrong."""
-    return bound_violations(out, exact, bound)
-
-
 def gate_reference(
     problem: Problem, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(the problem's function of `x` in float64, the bound on the kernel's rounding error in its precision
     mode): what a configuration's output must match, element by element, to pass the gate
-    (`reference.fused_conv2d_error_bound`).
+    (`bounds.fused_conv2d_error_bound`).
 
     A-priori and per element, so it holds on every GPU and for every tile shape and summation order, and it scales
     with the magnitudes that make the error (the pre-LRN sums of |w||x|), not with the output's maximum."""
@@ -148,7 +142,7 @@ def select_config(
         out = torch.full_like(exact, float("nan"), dtype=x.dtype)
         conv_lrn.launch(x_small, weight, bias, small, config, out=out)
         torch.cuda.synchronize(x.device)
-        return _check_error(out, exact, bound)
+        return bound_violations(out, exact, bound)
 
     out_full = torch.empty(
         (geometry.batch, geometry.out_c, geometry.out_h, geometry.out_w), dtype=x.dtype, device=x.device

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from .reference import ConvGeometry, LRNParams
+from alexnet_dsl.kernels.reference import ConvGeometry, LRNParams
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 
 from alexnet_dsl import ir
-from alexnet_dsl.analysis.pipeline import Analysis
+from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.analysis.shapes import input_shape, show_shape
+from alexnet_dsl.frontend.vocabulary import OPS
 
 MISSING_DOT = (
     "Graphviz's `dot` is not installed: install it with `apt-get install graphviz` (Debian, Ubuntu) "
@@ -45,81 +47,110 @@ class GraphvizMissing(RuntimeError):
     """`dot` is not on PATH."""
 
 
+_FAMILIES: dict[type, str] = {
+    ir.Conv: "conv",
+    ir.FusedConv: "conv",
+    ir.Pool: "pool",
+    ir.AdaptiveAvgPool: "pool",
+    ir.LRN: "norm",
+    ir.BatchNorm: "norm",
+    ir.Activation: "activation",
+    ir.Linear: "linear",
+    ir.Add: "join",
+    ir.Concat: "join",
+    ir.Invalid: "invalid",
+}
+
+
 def kind(op: ir.Op) -> str:
-    """The colour family of an op."""
-    if isinstance(op, (ir.Conv, ir.FusedConv)):
-        return "conv"
-    if isinstance(op, (ir.Pool, ir.AdaptiveAvgPool)):
-        return "pool"
-    if isinstance(op, (ir.LRN, ir.BatchNorm)):
-        return "norm"
-    if isinstance(op, ir.Activation):
-        return "activation"
-    if isinstance(op, ir.Linear):
-        return "linear"
-    if isinstance(op, (ir.Add, ir.Concat)):
-        return "join"
-    if isinstance(op, ir.Invalid):
-        return "invalid"
-    return "shape"  # flatten, dropout
+    """The colour family of an op (`shape` for the others: flatten, dropout)."""
+    return _FAMILIES.get(type(op), "shape")
+
+
+# ---------------------------------------------------------------------------- key arguments
+
+
+def _is_default(op: ir.Op, arg: str) -> bool:
+    """Whether the op's `arg` has its default value in the vocabulary (an int default stands for
+    a pair of it; a default naming another argument, pooling's `stride=kernel`, is that one's value)."""
+    default = OPS[ir.op_name(op)].params[arg].default
+    value = getattr(op, arg)
+    if isinstance(default, str) and hasattr(op, default):
+        default = getattr(op, default)
+    if isinstance(value, tuple) and isinstance(default, int):
+        default = (default, default)
+    return value == default
 
 
 def _pair(p: ir.Pair) -> str:
     return f"{p[0]}×{p[1]}"
 
 
-def _num(layer: ir.Layer, key: str, value: float) -> str:
-    return layer.written(key) or f"{value:g}"
+def _short(p: ir.Pair) -> str:
+    return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
+
+
+def _number(layer: ir.Layer, arg: str) -> str:
+    """A float argument as written in the spec (`1e-4`), else as Python prints it shortest."""
+    return layer.written(arg) or f"{getattr(layer.op, arg):g}"
+
+
+def _conv_arguments(layer: ir.Layer) -> list[str]:
+    op = layer.op
+    out = [f"{op.filters} filters", _pair(op.kernel)]
+    if not _is_default(op, "stride"):
+        out.append(f"stride {_short(op.stride)}")
+    if not _is_default(op, "padding"):
+        out.append(f"pad {op.padding if isinstance(op.padding, str) else _short(op.padding)}")
+    if not _is_default(op, "dilation"):
+        out.append(f"dilation {_short(op.dilation)}")
+    if not _is_default(op, "groups"):
+        out.append(f"groups {op.groups}")
+    return out + ([] if op.bias else ["no bias"])
+
+
+def _pool_arguments(layer: ir.Layer) -> list[str]:
+    op = layer.op
+    out = [_pair(op.kernel)]
+    if not _is_default(op, "stride"):
+        out.append(f"stride {_short(op.stride)}")
+    if not _is_default(op, "padding"):
+        out.append(f"pad {_short(op.padding)}")
+    return out + (["ceil"] if op.ceil else [])
+
+
+def _lrn_arguments(layer: ir.Layer) -> list[str]:
+    op = layer.op
+    return [
+        f"size {op.size}",
+        f"α {_number(layer, 'alpha')}",
+        f"β {_number(layer, 'beta')}",
+        f"k {_number(layer, 'k')}",
+    ]
+
+
+def _batchnorm_arguments(layer: ir.Layer) -> list[str]:
+    return [f"{arg} {_number(layer, arg)}" for arg in ("eps", "momentum") if not _is_default(layer.op, arg)]
+
+
+_ARGUMENTS = {
+    ir.Conv: _conv_arguments,
+    ir.Pool: _pool_arguments,
+    ir.AdaptiveAvgPool: lambda layer: [f"output {_pair(layer.op.output)}"],
+    ir.LRN: _lrn_arguments,
+    ir.BatchNorm: _batchnorm_arguments,
+    ir.Dropout: lambda layer: [f"p {_number(layer, 'p')}"],
+    ir.Linear: lambda layer: [f"{layer.op.features} features"] + ([] if layer.op.bias else ["no bias"]),
+}
 
 
 def key_arguments(layer: ir.Layer) -> list[str]:
     """The arguments worth a glance, non-defaults only: `96 filters`, `11×11`, `stride 4`, ..."""
-    op = layer.op
-    if isinstance(op, ir.Conv):
-        out = [f"{op.filters} filters", _pair(op.kernel)]
-        if op.stride != (1, 1):
-            out.append(f"stride {_short(op.stride)}")
-        if op.padding != (0, 0):
-            out.append(f"pad {op.padding if isinstance(op.padding, str) else _short(op.padding)}")
-        if op.dilation != (1, 1):
-            out.append(f"dilation {_short(op.dilation)}")
-        if op.groups != 1:
-            out.append(f"groups {op.groups}")
-        if not op.bias:
-            out.append("no bias")
-        return out
-    if isinstance(op, ir.Pool):
-        out = [_pair(op.kernel)]
-        if op.stride != op.kernel:
-            out.append(f"stride {_short(op.stride)}")
-        if op.padding != (0, 0):
-            out.append(f"pad {_short(op.padding)}")
-        if op.ceil:
-            out.append("ceil")
-        return out
-    if isinstance(op, ir.AdaptiveAvgPool):
-        return [f"output {_pair(op.output)}"]
-    if isinstance(op, ir.LRN):
-        alpha = layer.written("alpha") or f"{op.alpha:g}"
-        return [
-            f"size {op.size}",
-            f"α {alpha}",
-            f"β {_num(layer, 'beta', op.beta)}",
-            f"k {_num(layer, 'k', op.k)}",
-        ]
-    if isinstance(op, ir.BatchNorm):
-        return ([f"eps {_num(layer, 'eps', op.eps)}"] if op.eps != 1e-5 else []) + (
-            [f"momentum {_num(layer, 'momentum', op.momentum)}"] if op.momentum != 0.1 else []
-        )
-    if isinstance(op, ir.Dropout):
-        return [f"p {_num(layer, 'p', op.p)}"]
-    if isinstance(op, ir.Linear):
-        return [f"{op.features} features"] + ([] if op.bias else ["no bias"])
-    return []
+    describe = _ARGUMENTS.get(type(layer.op))
+    return describe(layer) if describe is not None else []
 
 
-def _short(p: ir.Pair) -> str:
-    return str(p[0]) if p[0] == p[1] else f"({p[0]}, {p[1]})"
+# ---------------------------------------------------------------------------- DOT
 
 
 class _Html(str):
@@ -188,9 +219,30 @@ def dot_source(analysis: Analysis, fused: dict[str, str] | None = None) -> str:
     """The network as DOT text: top to bottom, clusters for block instances and fused groups."""
     net = analysis.network
     assert net is not None, "a network is needed to draw it"
-    fused = fused or {}
     g = _Graph()
-    title = net.name
+    _style(g, analysis)
+    drawing = _Drawing(analysis, fused or {})
+    in_shape = show_shape(input_shape(net))
+    _end_node(g, "input", net.input_name, "input", in_shape)
+    drawing.fill_cluster(g, ())
+    # The layer the network returns (net.output_layer, the one every consumer uses) feeds an `output`
+    # node, drawn as the input is: in a spec with side branches the last node drawn need not be it.
+    out_info = drawing.info.get(net.output_layer)
+    out_shape = show_shape(out_info.shape) if out_info is not None else in_shape if not net.layers else "?"
+    _end_node(g, "output", "output", "returned", out_shape)
+    ids = drawing.ids
+    for layer in net.layers:
+        for src in layer.inputs:
+            if src in ids:
+                g.edge(ids[src], ids[layer.name])
+    if net.output_layer in ids:
+        g.edge(ids[net.output_layer], "output")
+    return "\n".join([f"digraph {_quote(net.name)} {{", *g.lines, "}"]) + "\n"
+
+
+def _style(g: _Graph, analysis: Analysis) -> None:
+    """The graph's title (the network, its parameters and MACs) and the look of nodes and edges."""
+    title = analysis.network.name  # type: ignore[union-attr]
     if analysis.params is not None and analysis.macs is not None:
         title += f"   {analysis.params:,} params · {analysis.macs:,} MACs"
     g.attr(
@@ -215,24 +267,42 @@ def dot_source(analysis: Analysis, fused: dict[str, str] | None = None) -> str:
     )
     g.attr("edge", color="#666666", arrowsize="0.6", penwidth="1.1")
 
-    ids = {layer.name: f"L{i}" for i, layer in enumerate(net.layers)}
-    ids[net.input_name] = "input"
-    in_shape = show_shape(input_shape(net))
+
+def _end_node(g: _Graph, node_id: str, name: str, what: str, shape: str) -> None:
+    """The input or the output: a plain box with a bold border."""
     fill, border = _COLOURS["input"]
     g.node(
-        "input",
-        _label(net.input_name, "input", [], in_shape),
-        shape="box",
-        style="filled,bold",
-        fillcolor=fill,
-        color=border,
+        node_id, _label(name, what, [], shape), shape="box", style="filled,bold", fillcolor=fill, color=border
     )
 
-    error_lines = {d.span.line for d in analysis.errors if d.span is not None}
-    info = {i.layer.name: i for i in analysis.infos}
 
-    def node(graph, layer: ir.Layer) -> None:
-        li = info.get(layer.name)
+def _instance_path(layer: ir.Layer) -> tuple[str, ...]:
+    """The block instances a layer sits in, outermost first."""
+    return tuple(name for name, _, _ in layer.instance)
+
+
+class _Drawing:
+    """The layers of one network as nodes, nested in clusters: block instances as written, and inside
+    them the fused groups (those whose layers all sit in one instance)."""
+
+    def __init__(self, analysis: Analysis, fused: dict[str, str]) -> None:
+        net = analysis.network
+        assert net is not None
+        self.net, self.fused = net, fused
+        self.ids = {layer.name: f"L{i}" for i, layer in enumerate(net.layers)}
+        self.ids[net.input_name] = "input"
+        self.error_lines = {d.span.line for d in analysis.errors if d.span is not None}
+        self.info = {i.layer.name: i for i in analysis.infos}
+        groups: dict[str, list[ir.Layer]] = {}
+        for layer in net.layers:
+            if layer.name in fused:
+                groups.setdefault(fused[layer.name], []).append(layer)
+        self.clustered = {g: ms for g, ms in groups.items() if len({_instance_path(m) for m in ms}) == 1}
+        self.blocks = {name: block for layer in net.layers for name, block, _ in layer.instance}
+        self.counter = itertools.count()
+
+    def node(self, graph: _Graph, layer: ir.Layer) -> None:
+        li = self.info.get(layer.name)
         shape = show_shape(li.shape) if li is not None else "?"
         fill, border = _COLOURS[kind(layer.op)]
         attrs = {"fillcolor": fill, "color": border}
@@ -240,86 +310,56 @@ def dot_source(analysis: Analysis, fused: dict[str, str] | None = None) -> str:
             attrs["shape"] = "ellipse"
         if isinstance(layer.op, ir.Conv) and layer.op.groups > 1:
             attrs["peripheries"] = "2"  # a grouped conv: drawn as a stack
-        if layer.span.line in error_lines or isinstance(layer.op, ir.Invalid):
+        if layer.span.line in self.error_lines or isinstance(layer.op, ir.Invalid):
             attrs.update(color=_COLOURS["invalid"][1], penwidth="2")
-        graph.node(
-            ids[layer.name],
-            _label(layer.display_name.split(".")[-1], ir.op_name(layer.op), key_arguments(layer), shape),
-            **attrs,
-        )
+        label = _label(layer.display_name.split(".")[-1], ir.op_name(layer.op), key_arguments(layer), shape)
+        graph.node(self.ids[layer.name], label, **attrs)
 
-    # Clusters: block instances (nested as written), and inside them the fused groups.
-    def path(layer: ir.Layer) -> tuple[str, ...]:
-        return tuple(name for name, _, _ in layer.instance)
-
-    groups: dict[str, list[ir.Layer]] = {}
-    for layer in net.layers:
-        if layer.name in fused:
-            groups.setdefault(fused[layer.name], []).append(layer)
-    clustered = {g_: ms for g_, ms in groups.items() if len({path(m) for m in ms}) == 1}
-    blocks = {name: block for layer in net.layers for name, block, _ in layer.instance}
-    counter = iter(range(1_000_000))
-
-    def fill_cluster(graph, where: tuple[str, ...]) -> None:
+    def fill_cluster(self, graph: _Graph, where: tuple[str, ...]) -> None:
+        """The layers of the block instance at `where` (() for the network), in order; a nested
+        instance or a fused group where its first layer is."""
         done: set[str] = set()
-        for layer in net.layers:
-            p = path(layer)
-            if p == where:
-                group = fused.get(layer.name)
-                if group in clustered:
-                    if group in done:
-                        continue
+        for layer in self.net.layers:
+            path = _instance_path(layer)
+            if path == where:
+                group = self.fused.get(layer.name)
+                if group not in self.clustered:
+                    self.node(graph, layer)
+                elif group not in done:
                     done.add(group)
-                    with graph.subgraph(name=f"cluster_{next(counter)}") as c:
-                        c.attr(
-                            label="fused",
-                            labeljust="l",
-                            style="rounded,dashed",
-                            color="#3d78b3",
-                            fontcolor="#3d78b3",
-                            fontsize="9",
-                            margin="6",
-                            tooltip=group,
-                        )
-                        for m in clustered[group]:
-                            node(c, m)
-                else:
-                    node(graph, layer)
-            elif p[: len(where)] == where and len(p) > len(where) and p[len(where)] not in done:
-                inst = p[len(where)]
-                done.add(inst)
-                with graph.subgraph(name=f"cluster_{next(counter)}") as c:
-                    c.attr(
-                        label=f"{inst.split('.')[-1]}: {blocks[inst]}",
-                        labeljust="l",
-                        style="rounded,filled",
-                        color="#b7b7b7",
-                        fillcolor="#f7f7f7",
-                        fontsize="10",
-                        margin="8",
-                    )
-                    fill_cluster(c, (*where, inst))
+                    self._fused_cluster(graph, group)
+            elif path[: len(where)] == where and len(path) > len(where) and path[len(where)] not in done:
+                done.add(path[len(where)])
+                self._instance_cluster(graph, (*where, path[len(where)]))
 
-    fill_cluster(g, ())
-    # The layer the network returns (net.output_layer, the one every consumer uses) feeds an `output`
-    # node, drawn as the input is: in a spec with side branches the last node drawn need not be it.
-    out_info = info.get(net.output_layer)
-    out_shape = show_shape(out_info.shape) if out_info is not None else in_shape if not net.layers else "?"
-    g.node(
-        "output",
-        _label("output", "returned", [], out_shape),
-        shape="box",
-        style="filled,bold",
-        fillcolor=_COLOURS["input"][0],
-        color=_COLOURS["input"][1],
-    )
-    for layer in net.layers:
-        for src in layer.inputs:
-            if src in ids:
-                g.edge(ids[src], ids[layer.name])
-    if net.output_layer in ids:
-        g.edge(ids[net.output_layer], "output")
-    return "\n".join([f"digraph {_quote(net.name)} {{", *g.lines, "}"]) + "\n"
+    def _fused_cluster(self, graph: _Graph, group: str) -> None:
+        with graph.subgraph(name=f"cluster_{next(self.counter)}") as c:
+            c.attr(
+                label="fused",
+                labeljust="l",
+                style="rounded,dashed",
+                color="#3d78b3",
+                fontcolor="#3d78b3",
+                fontsize="9",
+                margin="6",
+                tooltip=group,
+            )
+            for m in self.clustered[group]:
+                self.node(c, m)
+
+    def _instance_cluster(self, graph: _Graph, path: tuple[str, ...]) -> None:
+        inst = path[-1]
+        with graph.subgraph(name=f"cluster_{next(self.counter)}") as c:
+            c.attr(
+                label=f"{inst.split('.')[-1]}: {self.blocks[inst]}",
+                labeljust="l",
+                style="rounded,filled",
+                color="#b7b7b7",
+                fillcolor="#f7f7f7",
+                fontsize="10",
+                margin="8",
+            )
+            self.fill_cluster(c, path)
 
 
 def render(source: str, fmt: str) -> bytes:

@@ -8,30 +8,28 @@ exactly as written; no trailing whitespace; a final newline.
 
 How comments survive: each comment is attached to one token, as a trailing comment (the last
 token before it on its line) or a leading one (the next token, or the end of the file). Every
-token is printed once, with its comments; a bracket group that holds a comment is laid out one
-element per line, so the comment stays where it was. `format_text` then checks that the result
+token is printed once, with its comments (`fmt_lines.py`: the comments, the writer and the
+alignment); a bracket group that holds a comment is laid out one element per line, so the
+comment stays where it was. `format_text` then checks that the result
 describes the same network and formats to itself before returning it.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lark import Lark, Token, Tree
 
 from alexnet_dsl.diagnostics import DslError
 from alexnet_dsl.frontend.lower import lower
-from alexnet_dsl.frontend.parse import _LineJoiner, build_lark, parse
+from alexnet_dsl.frontend.parse import LineJoiner, build_lark, parse
 from alexnet_dsl.source import Source
-
-INDENT = "    "
+from alexnet_dsl.tools.fmt_lines import Writer, assemble, attach
 
 
 class FormatterBug(RuntimeError):
@@ -97,134 +95,8 @@ _LOCK = threading.Lock()  # one parser, one comment sink: one parse at a time
 def _parser() -> tuple[Lark, _Sink]:
     sink = _Sink()
     # keep_all_tokens: punctuation too, since comments can follow a `(` or a `,`
-    lark = build_lark(_LineJoiner(), keep_all_tokens=True, lexer_callbacks={"COMMENT": sink})
+    lark = build_lark(LineJoiner(), keep_all_tokens=True, lexer_callbacks={"COMMENT": sink})
     return lark, sink
-
-
-@dataclass
-class _Comments:
-    starts: list[int]  # start offsets of all comments, sorted
-    leading: dict[int, list[Token]]  # token start offset -> own-line comments before it
-    trailing: dict[int, list[Token]]  # token start offset -> the comment ending its line
-    at_end: list[Token]
-
-    def between(self, a: Token, b: Token) -> bool:
-        """Whether a comment lies between the starts of tokens `a` and `b`."""
-        i = bisect.bisect_right(self.starts, a.start_pos)
-        return i < len(self.starts) and self.starts[i] < b.start_pos
-
-    def left(self) -> int:
-        return sum(map(len, self.leading.values())) + sum(map(len, self.trailing.values())) + len(self.at_end)
-
-
-def _attach(tokens: list[Token], comments: list[Token]) -> _Comments:
-    starts = [t.start_pos for t in tokens]
-    out = _Comments(sorted(c.start_pos for c in comments), {}, {}, [])
-    for c in comments:
-        i = bisect.bisect_left(starts, c.start_pos) - 1
-        if i >= 0 and tokens[i].end_line == c.line:
-            out.trailing.setdefault(tokens[i].start_pos, []).append(c)
-        elif i + 1 < len(tokens):
-            out.leading.setdefault(tokens[i + 1].start_pos, []).append(c)
-        else:
-            out.at_end.append(c)
-    return out
-
-
-# ---------------------------------------------------------------------------- the writer
-
-
-@dataclass
-class _Line:
-    indent: int
-    text: str = ""
-    comment: str | None = None
-    blank_before: bool = False
-    body: int | None = None  # the body whose alignment this line takes part in
-    arrow: int | None = None  # where ` -> [dims]` starts in `text`
-
-
-@dataclass
-class _Writer:
-    """Writes tokens into lines; comments ride along with their tokens."""
-
-    comments: _Comments
-    blank_lines: set[int]  # source lines holding only whitespace
-    lines: list[_Line] = field(default_factory=list)
-    indent: int = 0
-    cur: _Line | None = None
-    pending: list[Token] = field(default_factory=list)  # trailing comments for the end of the line
-    last_line: int = 0  # source line of the last token or comment written
-    opened: bool = False  # the last line ended with an opening bracket
-    force_blank: bool = False  # a blank line before the next line (between top-level items)
-
-    def _start(self, src_line: int, blank_ok: bool = True) -> _Line:
-        if self.cur is None:
-            blank = self.force_blank or (
-                blank_ok
-                and not self.opened
-                and bool(self.lines)
-                and any(n in self.blank_lines for n in range(self.last_line + 1, src_line))
-            )
-            self.cur = _Line(self.indent, blank_before=blank)
-            self.force_blank = False
-        return self.cur
-
-    def newline(self) -> None:
-        line = self.cur
-        if line is None:
-            return
-        self.lines.append(line)
-        self.opened = line.text.endswith(("(", "[", "{"))
-        if self.pending:
-            line.comment = _comment_text(self.pending[0])
-            for extra in self.pending[1:]:  # two comments met at one comma: the second gets a line
-                self.lines.append(_Line(line.indent, _comment_text(extra)))
-                self.opened = False
-        self.cur, self.pending = None, []
-
-    def comment_lines(self, comments: list[Token]) -> None:
-        for c in comments:
-            self.newline()
-            self._start(c.line).text = _comment_text(c)
-            self.last_line = c.line
-            self.newline()
-
-    def leading(self, tok: Token) -> None:
-        self.comment_lines(self.comments.leading.pop(tok.start_pos, []))
-
-    def token(self, tok: Token, *, space: bool = False, blank_ok: bool = True) -> None:
-        """Write a token (after a space, unless it starts a line), with its comments."""
-        lead = self.comments.leading.pop(tok.start_pos, [])
-        if tok.type == "COMMA":
-            # a comma stays on its element's line; comments before it go after it
-            self._start(tok.line).text += ","
-        else:
-            self.comment_lines(lead)
-            lead = []
-            if self.pending:
-                self.newline()  # a trailing comment ends the line
-            fresh = self.cur is None
-            line = self._start(tok.line, blank_ok)
-            line.text += ("" if fresh or not space else " ") + str(tok)
-        self.last_line = tok.end_line
-        self.pending += self.comments.trailing.pop(tok.start_pos, [])
-        if lead:
-            self.comment_lines(lead)
-
-    def punct(self, text: str) -> None:
-        """Punctuation that is not in the source (a trailing comma)."""
-        assert self.cur is not None, "punctuation needs a line"
-        self.cur.text += text
-
-    def drop(self, tok: Token) -> None:
-        """Leave out a token (a trailing comma, empty parentheses); its line's comment stays."""
-        assert tok.start_pos not in self.comments.leading, f"dropped {tok!r} leads a comment"
-        self.pending += self.comments.trailing.pop(tok.start_pos, [])
-
-
-def _comment_text(tok: Token) -> str:
-    return str(tok).rstrip()
 
 
 # ---------------------------------------------------------------------------- the layout
@@ -245,9 +117,9 @@ def _format(text: str) -> str:
         sink.comments = []
         tree = lark.parse(text)
         found = sink.comments
-    comments = _attach(_tokens(tree), found)
+    comments = attach(_tokens(tree), found)
     blank = {n for n, line in enumerate(text.split("\n"), 1) if not line.strip()}
-    w = _Writer(comments, blank)
+    w = Writer(comments, blank)
     bodies = itertools.count(1)
     for item in (c for c in tree.children if isinstance(c, Tree)):
         _item(w, item, bodies)
@@ -257,10 +129,10 @@ def _format(text: str) -> str:
     w.newline()
     if comments.left():
         raise FormatterBug(f"{comments.left()} comment(s) of {len(found)} were not placed")
-    return _assemble(w.lines)
+    return assemble(w.lines)
 
 
-def _item(w: _Writer, tree: Tree, bodies: Iterator[int]) -> None:
+def _item(w: Writer, tree: Tree, bodies: Iterator[int]) -> None:
     """`network NAME(input: [dims]) -> [dims] { ... }` or `block NAME(params) { ... }`."""
     kids = _kids(tree)
     keyword, name, open_, *rest = kids
@@ -287,7 +159,7 @@ def _item(w: _Writer, tree: Tree, bodies: Iterator[int]) -> None:
     _body(w, after[-1], next(bodies))
 
 
-def _body(w: _Writer, tree: Tree, body: int) -> None:
+def _body(w: Writer, tree: Tree, body: int) -> None:
     lbrace, *layers, rbrace = _kids(tree)
     w.token(lbrace, space=True)
     w.indent += 1
@@ -301,7 +173,7 @@ def _body(w: _Writer, tree: Tree, body: int) -> None:
     w.newline()
 
 
-def _layer(w: _Writer, tree: Tree, body: int) -> None:
+def _layer(w: Writer, tree: Tree, body: int) -> None:
     """`name: op(args) from src -> [dims]`; one line unless a comment sits inside it."""
     tokens = _tokens(tree)
     flat = not w.comments.between(tokens[0], tokens[-1])
@@ -324,7 +196,7 @@ def _layer(w: _Writer, tree: Tree, body: int) -> None:
         w.cur.body = body
 
 
-def _call(w: _Writer, tree: Tree, space: bool) -> None:
+def _call(w: Writer, tree: Tree, space: bool) -> None:
     op, *rest = _kids(tree)
     w.token(op, space=space)
     if not rest:
@@ -337,7 +209,7 @@ def _call(w: _Writer, tree: Tree, space: bool) -> None:
     _group(w, open_, _items(inner, lambda a: _arg(w, a)), close, trailing_comma=True)
 
 
-def _arg(w: _Writer, tree: Tree) -> None:
+def _arg(w: Writer, tree: Tree) -> None:
     kids = _kids(tree)
     if tree.data == "keyword":
         key, equal, value = kids
@@ -348,7 +220,7 @@ def _arg(w: _Writer, tree: Tree) -> None:
         _value(w, kids[0])
 
 
-def _param(w: _Writer, tree: Tree) -> None:
+def _param(w: Writer, tree: Tree) -> None:
     kids = _kids(tree)
     w.token(kids[0])
     if len(kids) == 3:
@@ -356,14 +228,14 @@ def _param(w: _Writer, tree: Tree) -> None:
         _value(w, kids[2])
 
 
-def _value(w: _Writer, tree: Tree) -> None:
+def _value(w: Writer, tree: Tree) -> None:
     if tree.data == "pair":
         _group_of(w, tree)
     else:
         w.token(_kids(tree)[0])
 
 
-def _group_of(w: _Writer, tree: Tree, space: bool = False) -> None:
+def _group_of(w: Writer, tree: Tree, space: bool = False) -> None:
     """A shape `[dims]` or a pair `(a, b)`."""
     open_, *inner, close = _kids(tree)
     items = _items(inner, lambda d: w.token(_kids(d)[0]))
@@ -385,7 +257,7 @@ def _items(inner: list, show: Callable) -> list[Item]:
 
 
 def _group(
-    w: _Writer, open_: Token, items: list[Item], close: Token, *, trailing_comma: bool, space: bool = False
+    w: Writer, open_: Token, items: list[Item], close: Token, *, trailing_comma: bool, space: bool = False
 ) -> None:
     """`(a, b)` on one line, or one element per line when a comment sits inside."""
     exploded = w.comments.between(open_, close)
@@ -413,35 +285,6 @@ def _group(
     w.indent -= 1
     w.newline()
     w.token(close, blank_ok=False)
-
-
-def _assemble(lines: list[_Line]) -> str:
-    """Align `->` and trailing comments within each body; join the lines."""
-    arrow_col: dict[int, int] = {}  # one past the longest single-line layer: shapes read as a column
-    for line in lines:
-        if line.body is not None:
-            width = len(INDENT * line.indent + line.text[: line.arrow])
-            arrow_col[line.body] = max(arrow_col.get(line.body, 0), width)
-    texts = []
-    for line in lines:
-        text = INDENT * line.indent + line.text
-        if line.arrow is not None and line.body is not None:
-            head = INDENT * line.indent + line.text[: line.arrow]
-            text = head.ljust(arrow_col[line.body]) + " " + line.text[line.arrow :].lstrip()
-        texts.append(text)
-    comment_col: dict[int, int] = {}
-    for line, text in zip(lines, texts):
-        if line.comment is not None and line.body is not None:
-            comment_col[line.body] = max(comment_col.get(line.body, 0), len(text) + 2)
-    out = []
-    for line, text in zip(lines, texts):
-        if line.blank_before:
-            out.append("")
-        if line.comment is not None:
-            col = comment_col.get(line.body, 0) if line.body is not None else 0
-            text = text.ljust(max(col, len(text) + 2)) + line.comment
-        out.append(text.rstrip())
-    return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------------------- the safety check

@@ -1,6 +1,6 @@
 """`dslc report`: one self-contained HTML page about a spec.
 
-The page has the totals, the diagnostics as `dslc check` prints them, the diagram (`graph.py`),
+The page has the totals, the diagnostics as `dslc check` prints them, the diagram (`diagram.py`),
 the layer table of `dslc summary`, the admissible input sizes and the highlighted source. It
 loads nothing: the diagram is inline SVG, the styles sit in a `<style>` element, there is no
 script, and its Content-Security-Policy forbids fetching anything.
@@ -11,12 +11,18 @@ from __future__ import annotations
 import html
 import re
 
-from alexnet_dsl import ir
-from alexnet_dsl.analysis.pipeline import Analysis
+from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.analysis.shapes import input_shape, show_shape
 from alexnet_dsl.diagnostics import printable, render
 from alexnet_dsl.tools.highlight import highlight_html
-from alexnet_dsl.tools.tables import _bytes
+from alexnet_dsl.tools.tables import (
+    LAYER_COLUMNS,
+    activation_total,
+    diagnostic_counts,
+    format_bytes,
+    format_count,
+    layer_rows,
+)
 
 _CSS = """
 :root { color-scheme: light; }
@@ -70,28 +76,17 @@ def _width_pt(svg: str) -> float:
     return float(m.group(1)) if m else float("inf")
 
 
-def _num(x: int | None) -> str:
-    return "?" if x is None else f"{x:,}"
-
-
-def _shape_of_input(net: ir.Network) -> str:
-    return show_shape(input_shape(net))
-
-
 def _totals(a: Analysis) -> str:
-    errors = len(a.errors)
-    warnings = sum(d.severity.value == "warning" for d in a.diagnostics)
+    errors, warnings = diagnostic_counts(a)
     items = []
     net = a.network
     if net is not None:
-        act = [i.activation_bytes for i in a.infos]
-        act_total = None if any(x is None for x in act) else sum(act)  # type: ignore[misc]
         out = show_shape(a.output) if a.output is not None else "?"
         items += [
-            ("trainable params", _num(a.params)),
-            ("MACs per sample", _num(a.macs)),
-            ("activations per sample", _bytes(act_total)),
-            ("input → output", f"{_shape_of_input(net)} → {out}"),
+            ("trainable params", format_count(a.params)),
+            ("MACs per sample", format_count(a.macs)),
+            ("activations per sample", format_bytes(activation_total(a))),
+            ("input → output", f"{show_shape(input_shape(net))} → {out}"),
         ]
     verdict = "ok" if errors == 0 else "bad"
     items.append(("diagnostics", f'<span class="{verdict}">{errors} error(s)</span>, {warnings} warning(s)'))
@@ -103,24 +98,12 @@ def _totals(a: Analysis) -> str:
 
 
 def _table(a: Analysis, fused: dict[str, str]) -> str:
-    net = a.network
-    assert net is not None
-    head = ["layer", "op", "output shape", "params", "MACs", "line"] + (["fused"] if fused else [])
+    head = [*LAYER_COLUMNS, *(["fused"] if fused else [])]
     numeric = {"params", "MACs", "line"}
     rows = ["<tr>" + "".join(f"<th{' class=num' if h in numeric else ''}>{h}</th>" for h in head) + "</tr>"]
-    cells = [net.input_name, "input", _shape_of_input(net), "", "", ""] + ([""] if fused else [])
-    rows.append('<tr class="input">' + _cells(cells, head, numeric) + "</tr>")
-    for info in a.infos:
-        layer = info.layer
-        cells = [
-            layer.display_name,
-            ir.op_name(layer.op),
-            show_shape(info.shape),
-            _num(info.params),
-            _num(info.macs),
-            str(layer.span.line),
-        ] + ([fused.get(layer.name, "")] if fused else [])
-        rows.append("<tr>" + _cells(cells, head, numeric) + "</tr>")
+    inputs, *layers = layer_rows(a, fused)
+    rows.append('<tr class="input">' + _cells(inputs, head, numeric) + "</tr>")
+    rows += ["<tr>" + _cells(cells, head, numeric) + "</tr>" for cells in layers]
     return '<table id="layers">\n' + "\n".join(rows) + "\n</table>"
 
 
@@ -159,10 +142,32 @@ def _source(a: Analysis) -> str:
     return f'<pre class="source">{body}</pre>'
 
 
+def _network(a: Analysis, fused: dict[str, str], svg: str | None, missing: str | None) -> list[str]:
+    """The diagram and the tables: side by side when the diagram is narrow, else one below the other."""
+    tables = (
+        f'<div><h2>Layers</h2><div class="scroll">{_table(a, fused)}</div>'
+        f"<h2>Admissible input sizes</h2>{_admissible(a)}</div>"
+    )
+    diagram = (
+        f'<figure class="diagram" id="diagram">{inline_svg(svg)}</figure>'
+        if svg
+        else f'<p class="missing" id="diagram">{html.escape(missing)}</p>'
+        if missing
+        else ""
+    )
+    if svg and _width_pt(svg) <= SIDE_BY_SIDE_PT:
+        return ['<div class="columns">', diagram, tables, "</div>"]
+    return [
+        tables,
+        "<h2>Diagram</h2>",
+        diagram,
+    ]  # a wide diagram goes below the table, which keeps the page's width
+
+
 def report_html(
     a: Analysis, fused: dict[str, str] | None = None, svg: str | None = None, missing: str | None = None
 ) -> str:
-    """The whole page. `svg` is Graphviz's SVG of the network (`graph.render`), or None; `missing` says
+    """The whole page. `svg` is Graphviz's SVG of the network (`diagram.render`), or None; `missing` says
     why there is no diagram (shown in its place)."""
     fused = fused or {}
     net = a.network
@@ -175,21 +180,7 @@ def report_html(
         f'<div id="diagnostics">{_diagnostics(a)}</div>',
     ]
     if net is not None:
-        tables = (
-            f'<div><h2>Layers</h2><div class="scroll">{_table(a, fused)}</div>'
-            f"<h2>Admissible input sizes</h2>{_admissible(a)}</div>"
-        )
-        diagram = (
-            f'<figure class="diagram" id="diagram">{inline_svg(svg)}</figure>'
-            if svg
-            else f'<p class="missing" id="diagram">{html.escape(missing)}</p>'
-            if missing
-            else ""
-        )
-        if svg and _width_pt(svg) <= SIDE_BY_SIDE_PT:
-            parts += ['<div class="columns">', diagram, tables, "</div>"]
-        else:  # a wide diagram goes below the table, which keeps the page's width
-            parts += [tables, "<h2>Diagram</h2>", diagram]
+        parts += _network(a, fused, svg, missing)
     parts += ["<h2>Source</h2>", _source(a)]
     body = "\n".join(parts)
     return f"""<!DOCTYPE html>

@@ -1,17 +1,24 @@
-"""The layer table of `dslc summary` (and the short listing of `dslc check`)."""
+"""The layer table of `dslc summary` (and the short listing of `dslc check`), and the figures that
+`dslc report` shows too: one home for how a count, a size in bytes and a layer's row read."""
 
 from __future__ import annotations
 
 from alexnet_dsl import ir
-from alexnet_dsl.analysis.pipeline import Analysis
+from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.analysis.shapes import input_shape, show_shape
 
 
-def _num(x: int | None) -> str:
+def format_count(x: int | None) -> str:
+    """`60,965,224`; `?` when unknown."""
     return "?" if x is None else f"{x:,}"
 
 
-def _bytes(n: int | None) -> str:
+def format_bytes(n: int | None) -> str:
+    """`7.4 MiB`, `512 B`; `?` when unknown.
+
+    >>> format_bytes(7_759_872), format_bytes(512), format_bytes(None)
+    ('7.4 MiB', '512 B', '?')
+    """
     if n is None:
         return "?"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -19,6 +26,41 @@ def _bytes(n: int | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024  # type: ignore[assignment]
     return str(n)
+
+
+def activation_total(a: Analysis) -> int | None:
+    """Bytes of every layer's float32 output for one sample; None when a size is unknown."""
+    sizes = [i.activation_bytes for i in a.infos]
+    return None if any(x is None for x in sizes) else sum(sizes)  # type: ignore[arg-type]
+
+
+def diagnostic_counts(a: Analysis) -> tuple[int, int]:
+    """(errors, warnings)."""
+    return len(a.errors), sum(d.severity.value == "warning" for d in a.diagnostics)
+
+
+LAYER_COLUMNS = ("layer", "op", "output shape", "params", "MACs", "line")
+
+
+def layer_rows(a: Analysis, fused: dict[str, str]) -> list[list[str]]:
+    """The layer table's rows under `LAYER_COLUMNS` (and `fused` when there are fused groups): the
+    input, then one row per layer."""
+    net = a.network
+    assert net is not None, "a network is needed for its layer table"
+    extra = [""] if fused else []
+    rows = [[net.input_name, "input", show_shape(input_shape(net)), "", "", "", *extra]]
+    for info in a.infos:
+        layer = info.layer
+        row = [
+            layer.display_name,
+            ir.op_name(layer.op),
+            show_shape(info.shape),
+            format_count(info.params),
+            format_count(info.macs),
+            str(layer.span.line),
+        ]
+        rows.append(row + ([fused.get(layer.name, "")] if fused else []))
+    return rows
 
 
 def _table(rows: list[list[str]], right: set[int]) -> list[str]:
@@ -38,40 +80,23 @@ def summary_text(a: Analysis, fused: dict[str, str] | None = None) -> str:
     if net is None:
         return f"{a.source.path}: no network could be read\n"
     fused = fused or {}
-    header = ["layer", "op", "output shape", "params", "MACs", "line"] + (["fused"] if fused else [])
-    rows = [header]
-    rows.append([net.input_name, "input", show_shape(input_shape(net)), "", "", ""] + ([""] if fused else []))
-    for info in a.infos:
-        layer = info.layer
-        row = [
-            layer.display_name,
-            ir.op_name(layer.op),
-            show_shape(info.shape),
-            _num(info.params) if info.params else ("0" if info.params == 0 else "?"),
-            _num(info.macs) if info.macs else ("0" if info.macs == 0 else "?"),
-            str(layer.span.line),
-        ]
-        if fused:
-            row.append(fused.get(layer.name, ""))
-        rows.append(row)
+    header = [*LAYER_COLUMNS, *(["fused"] if fused else [])]
+    rows = [header, *layer_rows(a, fused)]
     lines = [f"network {net.name} ({a.source.path})", ""]
     lines += _table(rows, right={3, 4, 5})
-    act = [i.activation_bytes for i in a.infos]
-    act_total = None if any(x is None for x in act) else sum(act)  # type: ignore[misc]
     params = a.params
     lines += [
         "",
-        f"trainable params:        {_num(params)}"
-        + (f" ({_bytes(params * 4)} as float32)" if params else ""),
-        f"MACs per sample:         {_num(a.macs)}",
-        f"activations per sample:  {_bytes(act_total)} (float32, all layer outputs)",
+        f"trainable params:        {format_count(params)}"
+        + (f" ({format_bytes(params * 4)} as float32)" if params else ""),
+        f"MACs per sample:         {format_count(a.macs)}",
+        f"activations per sample:  {format_bytes(activation_total(a))} (float32, all layer outputs)",
     ]
     if a.admissible:
         lines.append("admissible input sizes:")
         for sym, values in a.admissible.items():
             lines.append(f"  {sym}: no size works" if values.empty else f"  {sym} in {values.describe(sym)}")
-    errors = len(a.errors)
-    warnings = sum(d.severity.value == "warning" for d in a.diagnostics)
+    errors, warnings = diagnostic_counts(a)
     lines.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(lines) + "\n"
 

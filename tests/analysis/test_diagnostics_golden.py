@@ -83,17 +83,18 @@ def test_a_wrong_layer_is_blamed_when_the_assertions_after_it_agree():
 
 def test_the_choice_costs_linear_time_with_many_failed_assertions(monkeypatch):
     """Count the layer computations (the trials included), not seconds: no machine's speed matters."""
-    from alexnet_dsl.analysis import shapes
+    from alexnet_dsl.analysis import downstream, inference, rules
 
     calls = 0
-    compute = shapes._compute
+    compute = rules.compute
 
     def counting(*args):
         nonlocal calls
         calls += 1
         return compute(*args)
 
-    monkeypatch.setattr(shapes, "_compute", counting)
+    for module in (inference, downstream):  # the main pass and the trials
+        monkeypatch.setattr(module, "compute", counting)
     n = 300
     every = (
         "network T(x: [N, 4, 16, 16]) {\n" + "    conv(4, kernel=1) -> [N, 5, 16, 16]\n    relu\n" * n + "}\n"
@@ -104,7 +105,7 @@ def test_the_choice_costs_linear_time_with_many_failed_assertions(monkeypatch):
     for text in (every, tail):
         net = check_text(text).network
         calls = 0
-        shapes.infer(net)
+        inference.infer(net)
         # the main pass computes each layer once; the trials of a failed assertion each at most once more,
         # and only the layers up to where the two choices agree again (the next assertion)
         assert calls <= 3 * len(net.layers), (calls, len(net.layers))
@@ -195,7 +196,7 @@ def test_adaptive_pool_warning_says_which_way_it_resizes(size, output, words):
 
 
 def test_memory_budget_in_units_that_fit_and_no_negative_budget():
-    from alexnet_dsl.backend.build import budget_bytes, check_budget, human_bytes
+    from alexnet_dsl.backend.budget import budget_bytes, check_budget, human_bytes
     from alexnet_dsl.diagnostics import DslError
 
     assert budget_bytes("1M") == 2**20 and budget_bytes(None) is None and budget_bytes(1.5e3) == 1500
@@ -402,7 +403,7 @@ def test_coupled_symbols_note_reads_as_a_sentence():
 
 
 def test_memory_budget_numbers_and_strings_alike_and_no_fraction_of_a_byte(monkeypatch):
-    from alexnet_dsl.backend.build import budget_bytes, default_budget, human_bytes
+    from alexnet_dsl.backend.budget import budget_bytes, default_budget, human_bytes
 
     assert budget_bytes("1e9") == budget_bytes(1e9) == 10**9
     assert budget_bytes("1.5G") == budget_bytes(1.5 * 2**30) and budget_bytes(1024.5) == 1024

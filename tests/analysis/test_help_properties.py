@@ -16,7 +16,8 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 from profiles import scaled
 
-from alexnet_dsl.analysis.pipeline import Analysis, check_text
+from alexnet_dsl.analysis.pipeline import check_text
+from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.diagnostics import apply_edits
 from alexnet_dsl.frontend.vocabulary import MISSING_OPS
 from alexnet_dsl.testing import broken_networks, networks

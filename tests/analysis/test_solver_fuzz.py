@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from profiles import scaled
 from written_sizes import superset_noted, write_in
 
+from alexnet_dsl.analysis.intsets import MAX_WORK, work_spent
 from alexnet_dsl.analysis.pipeline import check_text
-from alexnet_dsl.analysis.solve import MAX_WORK, work_spent
 
 PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 9973, 65537, 999983, 2147483647]
 LARGEST = 2**31 - 1  # the largest size the language accepts

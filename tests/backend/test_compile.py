@@ -532,10 +532,10 @@ def test_the_output_survives_fusion():
 
 def test_module_attrs_are_what_nn_module_has():
     """`mangle` knows nn.Module's names without importing torch: the set must be what the installed torch has."""
-    from alexnet_dsl.backend.codegen import _MODULE_ATTRS
+    from alexnet_dsl.backend.names import MODULE_ATTRS
 
     public = {n for n in [*dir(nn.Module), *vars(nn.Module())] if not n.startswith("_")}
-    assert public == _MODULE_ATTRS
+    assert public == MODULE_ATTRS
 
 
 @pytest.mark.parametrize(
@@ -619,7 +619,7 @@ def test_an_input_named_x_keeps_its_name_and_its_value():
     ],
 )
 def test_class_names(name, cls):
-    from alexnet_dsl.backend.codegen import class_name
+    from alexnet_dsl.backend.names import class_name
 
     assert class_name(name) == cls
 

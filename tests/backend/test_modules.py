@@ -22,7 +22,7 @@ import alexnet_dsl
 from alexnet_dsl.analysis.pipeline import check_text
 from alexnet_dsl.backend.build import instantiate
 from alexnet_dsl.backend.codegen import generate
-from alexnet_dsl.backend.runtime import ops
+from alexnet_dsl.backend.runtime import torch_ops as ops
 
 SPEC = """network Head(x: [N, 24]) {
     fc6: linear(32)

@@ -1,4 +1,4 @@
-"""alexnet_dsl.backend.runtime.ops against torch as the oracle.
+"""alexnet_dsl.backend.runtime.torch_ops against torch as the oracle.
 
 LRN oracle: the paper's LRN is `F.local_response_norm(x, size, alpha * size, beta, k)` (PyTorch averages a
 zero-padded window of `size` channels, so it divides alpha by size; the window [c - size//2, c + (size-1)//2]
@@ -24,7 +24,7 @@ from tolerance import (
     lrn_bound,
 )
 
-from alexnet_dsl.backend.runtime import ops
+from alexnet_dsl.backend.runtime import torch_ops as ops
 
 # (alpha, k, scale of the data): the paper's constants on pixel-scale activations, and alpha = 1 on unit data.
 # Both make the data-dependent term alpha * S_c comparable to k, so a wrong window changes the output.

@@ -230,7 +230,7 @@ def test_a_missing_file_among_several_does_not_hide_the_others(tmp_path, fmt):
 
 
 def test_sizes_on_the_command_line_take_ascii_digits_only():
-    from alexnet_dsl.cli.compile import parse_sizes
+    from alexnet_dsl.cli.common import parse_sizes
 
     assert parse_sizes("H=227,W=227") == {"H": 227, "W": 227}
     for text in ("H=２２７", "H=٣"):  # int() would read both

@@ -20,6 +20,7 @@ import alexnet_dsl
 from alexnet_dsl.analysis.pipeline import check_text
 from alexnet_dsl.cli.main import main
 from alexnet_dsl.interop.torch_import import UnsupportedModule, from_torch, translate
+from alexnet_dsl.tools.fmt import format_text
 
 ROOT = Path(__file__).parents[2]
 
@@ -207,6 +208,58 @@ def test_shared_module_gets_its_weights_twice():
 
     text = round_trip(Twice(), (2, 4, 8, 8))
     assert "conv: conv(4, kernel=3, padding=1)" in text and "conv_2: conv(4, kernel=3, padding=1)" in text
+
+
+def every_argument() -> nn.Module:
+    """Arguments away from the language's defaults, pairs that differ, `padding="same"`, a long line."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, (3, 5), stride=(2, 1), padding=(1, 2), dilation=2, bias=False),
+        nn.BatchNorm2d(8, eps=1e-3, momentum=0.2),
+        nn.Tanh(),
+        nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False),
+        nn.Conv2d(8, 8, 3, padding="same", groups=2),
+        nn.MaxPool2d((2, 2), stride=1, padding=1),
+        nn.LocalResponseNorm(4, alpha=2e-4, beta=0.5, k=2.0),
+        nn.Sigmoid(),
+        nn.Dropout(0.25),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 5, 5, bias=False),
+        nn.Softmax(dim=1),
+    )
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (TorchvisionAlexNet, (1, 3, 224, 224)),
+        (paper_alexnet, (1, 3, 227, 227)),
+        (SmallResNet, (1, 3, 16, 16)),  # residual adds and a concat
+        (every_argument, (1, 3, 12, 12)),
+    ],
+    ids=["torchvision-alexnet", "paper-alexnet", "resnet-inception", "every-argument"],
+)
+def test_import_output_is_a_fixed_point_of_fmt(make, shape):
+    text = from_torch(make(), shape)
+    assert format_text(text) == text
+
+
+def test_arguments_equal_to_the_languages_defaults_are_left_out():
+    text = from_torch(every_argument(), (1, 3, 12, 12))
+    body = [line.split("->")[0].strip() for line in text.splitlines()[2:-1]]
+    assert body == [
+        "conv1: conv(8, kernel=(3, 5), stride=(2, 1), padding=(1, 2), dilation=2, bias=false)",
+        "batchnorm1: batchnorm(eps=0.001, momentum=0.2)",
+        "tanh",
+        "avgpool(kernel=2, ceil=true, count_include_pad=false)",
+        "conv2: conv(8, kernel=3, padding=same, groups=2)",
+        "maxpool(kernel=2, stride=1, padding=1)",
+        "lrn(size=4, alpha=5e-05, beta=0.5, k=2.0)",  # always in full, alpha the paper's: 2e-4 / 4
+        "sigmoid",
+        "dropout(p=0.25)",
+        "flatten",
+        "linear1: linear(5, bias=false)",
+        "softmax",
+    ]
 
 
 def test_unsupported_ops_are_all_listed():

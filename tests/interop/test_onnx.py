@@ -327,6 +327,24 @@ def test_weights_that_do_not_fit_raise_export_error(tmp_path):
     export_onnx(ROOT / "specs" / "lenet5.net", tmp_path / "x.onnx", weights=ddp)
 
 
+def test_a_model_over_the_protobuf_limit_keeps_its_weights_beside_it(tmp_path, monkeypatch):
+    """Over 2 GiB the weights go to `NAME.data` and the model appears through one atomic rename: shown on
+    LeNet-5 with the limit lowered to nothing."""
+    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_BYTES", 0)
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(ROOT / "specs" / "lenet5.net", backend="torch").eval()
+    path = tmp_path / "lenet.onnx"
+    result = export_onnx(ROOT / "specs" / "lenet5.net", path, weights=model.state_dict())
+    assert result.external_data and result.disagreements == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "lenet.onnx",
+        "lenet.onnx.data",
+    ]  # no temporary file
+    assert path.stat().st_mode & 0o777 == 0o644
+    x = torch.randn(2, 1, 32, 32)
+    assert_onnxruntime_as_accurate(run_onnx(path, x), model, x)
+
+
 def test_fixed_batch_and_a_mangled_input_name(tmp_path):
     spec = (
         "network Fixed(class: [1, 3, 16, 16]) {\n  conv1: conv(4, kernel=3)\n  relu\n"

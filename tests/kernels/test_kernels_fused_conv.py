@@ -505,7 +505,7 @@ def test_interpreter_switch_works_after_triton_was_imported_without_it() -> None
         import torch, triton, triton.language
         from alexnet_dsl.kernels import LRNParams, fused_conv2d
         from alexnet_dsl.kernels import conv_lrn
-        from alexnet_dsl.kernels.reference import TWO_PART_SQUARE_ERROR, bound_violations, fused_conv_bound
+        from alexnet_dsl.kernels.bounds import TWO_PART_SQUARE_ERROR, bound_violations, fused_conv_bound
         assert not os.environ.get("TRITON_INTERPRET")
         os.environ["TRITON_INTERPRET"] = "1"
         x, w, b = torch.randn(1, 4, 6, 6), torch.randn(6, 2, 3, 3), torch.randn(6)

@@ -10,7 +10,8 @@ import torch
 
 from alexnet_dsl.kernels import LRNParams, conv_lrn, tuning
 from alexnet_dsl.kernels.aot import ALEXNET_CONV1, ALEXNET_CONV2, ALEXNET_LRN
-from alexnet_dsl.kernels.fused import _check_error, gate_reference, make_problem
+from alexnet_dsl.kernels.bounds import bound_violations
+from alexnet_dsl.kernels.fused import gate_reference, make_problem
 from alexnet_dsl.kernels.reference import check_conv_args
 from alexnet_dsl.kernels.tuning import Config, Problem, choose_config, configs_for
 
@@ -72,14 +73,14 @@ def test_choose_config_refuses_when_nothing_passes() -> None:
     assert tuning.cached_choice(problem) is None
 
 
-def test_check_error_catches_nan_and_mismatch() -> None:
+def test_bound_violations_catch_nan_and_mismatch() -> None:
     exact = torch.tensor([1.0, -2.0, 4.0], dtype=torch.float64)
     bound = torch.tensor([1e-6, 1e-6, 1e-2], dtype=torch.float64)
-    assert _check_error(exact.float(), exact, bound) is None
-    assert "non-finite" in _check_error(torch.tensor([1.0, float("nan"), 4.0]), exact, bound)
+    assert bound_violations(exact.float(), exact, bound) is None
+    assert "non-finite" in bound_violations(torch.tensor([1.0, float("nan"), 4.0]), exact, bound)
     # per element: 0.005 passes where the bound is 1e-2, 1e-5 fails where it is 1e-6
-    assert _check_error(torch.tensor([1.0, -2.0, 4.005]), exact, bound) is None
-    message = _check_error(torch.tensor([1.0, -2.00001, 4.0]), exact, bound)
+    assert bound_violations(torch.tensor([1.0, -2.0, 4.005]), exact, bound) is None
+    message = bound_violations(torch.tensor([1.0, -2.00001, 4.0]), exact, bound)
     assert "1 of 3 elements outside the rounding-error bound" in message and "(1,)" in message
 
 
@@ -109,7 +110,9 @@ def test_gate_rejects_a_configuration_that_computes_a_wrong_lrn_window(
     failures: dict[Config, str | None] = {}
 
     def check(config: Config) -> str | None:  # the tuner's own gate
-        failures[config] = _check_error(conv_lrn.launch(x[:2], w, b, computes[config], config), exact, bound)
+        failures[config] = bound_violations(
+            conv_lrn.launch(x[:2], w, b, computes[config], config), exact, bound
+        )
         return failures[config]
 
     gpu = dataclasses.replace(problem, target="cuda:test")  # a key of its own in the cache
@@ -128,7 +131,7 @@ def test_gate_with_the_real_kernel_rejects_a_configuration_that_cannot_work() ->
     exact, bound = gate_reference(problem, x, w, b)
 
     def check(config: Config) -> str | None:  # the tuner's own gate, with its own bound
-        return _check_error(conv_lrn.launch(x, w, b, problem, config), exact, bound)
+        return bound_violations(conv_lrn.launch(x, w, b, problem, config), exact, bound)
 
     too_narrow = Config(64, 16, 32, 4, 1)
     (good,) = configs_for(problem)
@@ -144,5 +147,5 @@ def test_poisoned_output_shows_unwritten_elements(monkeypatch: pytest.MonkeyPatc
     config = Config(32, 16, 32, 4, 1)  # 72 rows -> 3 row tiles
     monkeypatch.setattr(conv_lrn, "grid", lambda problem, config: (2, 1))
     out = conv_lrn.launch(x, w, None, problem, config)
-    assert "non-finite" in _check_error(out, *gate_reference(problem, x, w, None))
+    assert "non-finite" in bound_violations(out, *gate_reference(problem, x, w, None))
     assert torch.isnan(out).sum() == (72 - 64) * 5

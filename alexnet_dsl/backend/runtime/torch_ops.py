@@ -1,4 +1,10 @@
-"""Pure-torch ops for the torch backend where plain PyTorch is slow on the CPU.
+"""What a generated module defines besides its class, written as it is emitted: pure-torch helpers for where plain
+PyTorch is slow on the CPU.
+
+Codegen copies the regions below verbatim (`backend/prelude.py`): each `# emit: NAME` line starts one, the next
+marker ends it, and a generated file contains the regions its layers need. So this is the code as generated files
+have it: torch as `torch`, `F` and `nn`, helpers named with a leading `_` (no layer's Python name can be one),
+nothing imported but torch. Tests, benchmarks and hand-written modules use the public names at the end.
 
 Every function here is differentiable, works on any device and under `torch.compile(fullgraph=True)` and
 `torch.export`; each takes its fast path by itself when no gradient is needed (eval under `torch.no_grad` /
@@ -8,7 +14,8 @@ Every function here is differentiable, works on any device and under `torch.comp
 - `linear(x, weight, bias, relu=False)`: `F.linear` (+ ReLU) through oneDNN instead of MKL's sgemm.
 - `to_fast_layout(x)` / `fast_layout_(module)`: `torch.channels_last` for activations / conv weights.
 
-How a generated module should use them (`benchmarks/_reference_alexnet.py:PrototypeAlexNet` is the model):
+How a generated module should use them (`benchmarks/_reference_alexnet.py:PrototypeAlexNet` is the model; `ops`
+is this module, as the benchmarks import it):
 
 1. End of `__init__`, after every parameter exists (and after any custom init): `ops.fast_layout_(self)`. Conv
    weights become channels_last; `load_state_dict` later copies into them and keeps the layout.
@@ -64,24 +71,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 __all__ = ["OneDNNLinear", "fast_call", "fast_layout_", "linear", "lrn", "plain_module", "to_fast_layout"]
 
 
-def _needs_grad(*tensors: Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
-def _traced() -> bool:
-    """Inside torch.compile or torch.export, where the graph compiler (not eager dispatch) decides speed."""
-    return torch.compiler.is_compiling()
-
-
-# --- local response normalisation ---------------------------------------------------------------------------
-
-
-def _inv_pow(t: Tensor, beta: float) -> Tensor:
+# emit: inv_pow
+def _inv_pow(t: torch.Tensor, beta: float) -> torch.Tensor:
     """``t ** -beta``, out of place and differentiable; rsqrt/sqrt instead of pow for the common betas."""
     if beta == 0.75:
         r = torch.rsqrt(t)
@@ -93,7 +89,7 @@ def _inv_pow(t: Tensor, beta: float) -> Tensor:
     return torch.pow(t, -beta)
 
 
-def _inv_pow_(t: Tensor, beta: float) -> Tensor:
+def _inv_pow_(t: torch.Tensor, beta: float) -> torch.Tensor:
     """``t ** -beta`` in place (returns ``t``). No autograd."""
     if beta == 0.75:
         t.rsqrt_()
@@ -105,15 +101,26 @@ def _inv_pow_(t: Tensor, beta: float) -> Tensor:
     return t.pow_(-beta)
 
 
-def lrn(
-    x: Tensor,
+# emit: needs_grad
+def _needs_grad(*tensors: torch.Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+# emit: lrn
+def _traced() -> bool:
+    """Inside torch.compile or torch.export, where the graph compiler (not eager dispatch) decides speed."""
+    return torch.compiler.is_compiling()
+
+
+def _lrn(
+    x: torch.Tensor,
     size: int,
     alpha: float,
     beta: float,
     k: float,
     *,
     inplace: bool = False,
-) -> Tensor:
+) -> torch.Tensor:
     """Local response normalisation across channels (dim 1) of [N, C, ...] input, with the paper's alpha.
 
         b_c = a_c / (k + alpha * S_c) ** beta
@@ -127,13 +134,13 @@ def lrn(
     reads. When a gradient is needed the result is always a new tensor.
 
     >>> x = torch.tensor([[3.0, 4.0]])
-    >>> lrn(x, size=3, alpha=1.0, beta=0.5, k=0.0)  # both windows cover both channels: x / |x|
+    >>> _lrn(x, size=3, alpha=1.0, beta=0.5, k=0.0)  # both windows cover both channels: x / |x|
     tensor([[0.6000, 0.8000]])
     """
     if size < 1:
-        raise ValueError(f"lrn: size must be >= 1, got {size}")
+        raise ValueError(f"_lrn: size must be >= 1, got {size}")
     if x.dim() < 2:
-        raise ValueError(f"lrn: expected at least 2 dims [N, C, ...], got shape {tuple(x.shape)}")
+        raise ValueError(f"_lrn: expected at least 2 dims [N, C, ...], got shape {tuple(x.shape)}")
     C = x.shape[1]
     below = min(size // 2, C - 1)  # channels j < c in the window, clipped at the border
     above = min((size - 1) // 2, C - 1)  # channels j > c
@@ -165,93 +172,8 @@ def lrn(
     return out
 
 
-# --- linear -------------------------------------------------------------------------------------------------
-
-
-def _onednn_linear_op():  # -> the op's OpOverloadPacket, or None
-    """The custom op ``alexnet_dsl::onednn_linear(x, weight, bias, relu)``, or None without oneDNN.
-
-    A custom op so that Inductor calls it as an opaque external kernel (it has no lowering for the raw oneDNN
-    op with unpacked weights). Registered once per process: the torch backend copies this code into generated
-    modules.
-    """
-    mkldnn_linear = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
-    if mkldnn_linear is None:
-        return None
-    namespace = torch.ops.alexnet_dsl
-    if not hasattr(namespace, "onednn_linear"):
-
-        @torch.library.custom_op("alexnet_dsl::onednn_linear", mutates_args=())
-        def onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
-            return mkldnn_linear(x, weight, bias, "relu" if relu else "none", [], "")
-
-        @onednn_linear.register_fake
-        def _(x: Tensor, weight: Tensor, bias: Tensor | None, relu: bool) -> Tensor:
-            return x.new_empty((*x.shape[:-1], weight.shape[0]))
-
-    return namespace.onednn_linear
-
-
-_ONEDNN_LINEAR = _onednn_linear_op()
-
-
-def linear(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    relu: bool = False,
-) -> Tensor:
-    """``y = x @ weight.T + bias``, then ``max(y, 0)`` if ``relu``; x is [..., in], weight [out, in].
-
-    On float32 CPU tensors that need no gradient this runs oneDNN's matmul, about twice as fast as `F.linear`
-    (MKL) for AlexNet's fc layers at batch 16; otherwise it is `F.linear` (+ an in-place ReLU).
-    """
-    if (
-        _ONEDNN_LINEAR is not None
-        and x.device.type == "cpu"
-        and x.dtype == weight.dtype == torch.float32
-        and (bias is None or bias.dtype == torch.float32)
-        and x.dim() >= 2
-        # a mismatch goes to F.linear, whose error names both shapes (oneDNN's names neither)
-        and weight.dim() == 2
-        and x.shape[-1] == weight.shape[1]
-        and (bias is None or tuple(bias.shape) == (weight.shape[0],))
-        and not _needs_grad(x, weight, bias)
-        and not torch.compiler.is_exporting()
-    ):
-        return _ONEDNN_LINEAR(x, weight, bias, relu)
-    y = F.linear(x, weight, bias)
-    return F.relu(y, inplace=True) if relu else y
-
-
-class OneDNNLinear(torch.overrides.TorchFunctionMode):
-    """Inside ``with OneDNNLinear():``, every ``F.linear`` call (hence every ``nn.Linear`` module) runs `linear`.
-
-    Generated modules call their layers as modules, so that forward hooks fire, ``quantize_dynamic`` can swap an
-    ``nn.Linear`` for its quantized version (it matches the exact type, so a subclass would silently stay
-    float), and a replaced head (``m.fc8 = nn.Sequential(...)``) just runs. This mode gives those plain
-    ``nn.Linear`` modules oneDNN's matmul all the same; other functions pass through unchanged.
-    """
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is F.linear:
-            return _f_linear(*args, **kwargs)
-        return func(*args, **kwargs)
-
-
-def _f_linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """`linear` under ``F.linear``'s signature (keyword ``input``)."""
-    return linear(input, weight, bias)
-
-
-def fast_call(module: nn.Module, x: Tensor) -> Tensor:
-    """``module(x)``, hooks and all, with the ``nn.Linear`` layers in it on oneDNN's matmul (`OneDNNLinear`)."""
-    with OneDNNLinear():
-        return module(x)
-
-
-def plain_module(module: nn.Module, cls: type) -> bool:
+# emit: plain_module
+def _plain_module(module: nn.Module, cls: type) -> bool:
     """Whether ``module(x)`` would run ``cls.forward`` and nothing else, so that a fused kernel may stand in for
     the call: ``module`` is exactly a ``cls`` (not a replacement or a subclass), its ``forward`` is not
     overridden, and no hook, its own or global, is registered (the test ``nn.Module.__call__`` makes itself)."""
@@ -275,10 +197,113 @@ def plain_module(module: nn.Module, cls: type) -> bool:
     )
 
 
-# --- memory format ------------------------------------------------------------------------------------------
+# emit: onednn_linear
+def _onednn_linear_op():  # -> the op's OpOverloadPacket, or None
+    """The custom op ``alexnet_dsl::onednn_linear(x, weight, bias, relu)``, or None without oneDNN.
+
+    A custom op so that Inductor calls it as an opaque external kernel (it has no lowering for the raw oneDNN
+    op with unpacked weights). Registered once per process: the torch backend copies this code into generated
+    modules.
+    """
+    mkldnn_linear = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+    if mkldnn_linear is None:
+        return None
+    namespace = torch.ops.alexnet_dsl
+    if not hasattr(namespace, "onednn_linear"):
+
+        @torch.library.custom_op("alexnet_dsl::onednn_linear", mutates_args=())
+        def onednn_linear(
+            x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool
+        ) -> torch.Tensor:
+            return mkldnn_linear(x, weight, bias, "relu" if relu else "none", [], "")
+
+        @onednn_linear.register_fake
+        def _(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool) -> torch.Tensor:
+            return x.new_empty((*x.shape[:-1], weight.shape[0]))
+
+    return namespace.onednn_linear
 
 
-def to_fast_layout(x: Tensor) -> Tensor:
+_ONEDNN_LINEAR = _onednn_linear_op()
+
+
+# emit: fast_call
+def _linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    relu: bool = False,
+) -> torch.Tensor:
+    """``y = x @ weight.T + bias``, then ``max(y, 0)`` if ``relu``; x is [..., in], weight [out, in].
+
+    On float32 CPU tensors that need no gradient this runs oneDNN's matmul, about twice as fast as `F.linear`
+    (MKL) for AlexNet's fc layers at batch 16; otherwise it is `F.linear` (+ an in-place ReLU).
+    """
+    if (
+        _ONEDNN_LINEAR is not None
+        and x.device.type == "cpu"
+        and x.dtype == weight.dtype == torch.float32
+        and (bias is None or bias.dtype == torch.float32)
+        and x.dim() >= 2
+        # a mismatch goes to F.linear, whose error names both shapes (oneDNN's names neither)
+        and weight.dim() == 2
+        and x.shape[-1] == weight.shape[1]
+        and (bias is None or tuple(bias.shape) == (weight.shape[0],))
+        and not _needs_grad(x, weight, bias)
+        and not torch.compiler.is_exporting()
+    ):
+        return _ONEDNN_LINEAR(x, weight, bias, relu)
+    y = F.linear(x, weight, bias)
+    return F.relu(y, inplace=True) if relu else y
+
+
+def _f_linear(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """`_linear` under ``F.linear``'s signature (keyword ``input``)."""
+    return _linear(input, weight, bias)
+
+
+class _OneDNNLinear(torch.overrides.TorchFunctionMode):
+    """Inside ``with _OneDNNLinear():``, every ``F.linear`` call (hence every ``nn.Linear`` module) runs `_linear`.
+
+    Generated modules call their layers as modules, so that forward hooks fire, ``quantize_dynamic`` can swap an
+    ``nn.Linear`` for its quantized version (it matches the exact type, so a subclass would silently stay
+    float), and a replaced head (``m.fc8 = nn.Sequential(...)``) just runs. This mode gives those plain
+    ``nn.Linear`` modules oneDNN's matmul all the same; other functions pass through unchanged.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.linear:
+            return _f_linear(*args, **kwargs)
+        return func(*args, **kwargs)
+
+
+def _fast_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)``, hooks and all, with the ``nn.Linear`` layers in it on oneDNN's matmul (`_OneDNNLinear`)."""
+    with _OneDNNLinear():
+        return module(x)
+
+
+# emit: admissible
+def _admissible(size: int, sets) -> bool:
+    ranges, mod, residues = sets
+    in_range = any(lo <= size and (hi is None or size <= hi) for lo, hi in ranges)
+    return in_range and size % mod in residues
+
+
+# emit: end
+
+# Not emitted: the public names of the helpers above, for tests, benchmarks, hand-written modules and the
+# fused helpers (triton_ops.py, auto_ops.py); and two functions for hand-written modules (generated ones
+# convert to channels_last in `__init__` and `forward` themselves).
+lrn = _lrn
+linear = _linear
+fast_call = _fast_call
+plain_module = _plain_module
+OneDNNLinear = _OneDNNLinear
+
+
+def to_fast_layout(x: torch.Tensor) -> torch.Tensor:
     """A 4-D tensor in ``torch.channels_last`` (no copy when it already is); other tensors unchanged."""
     if x.dim() == 4:
         return x.contiguous(memory_format=torch.channels_last)
