@@ -107,6 +107,7 @@ ACTIVATIONS: dict[str, Callable[[Call], str]] = {
     "tanh": lambda c: f"torch.tanh({c.x})",
     "sigmoid": lambda c: f"torch.sigmoid({c.x})",
     "softmax": lambda c: f"F.softmax({c.x}, dim=1)",
+    "identity": lambda c: c.x,
 }
 
 OP_CODE: dict[type, OpCode] = {

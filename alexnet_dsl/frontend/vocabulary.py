@@ -185,6 +185,7 @@ OPS: dict[str, OpSpec] = {
     "tanh": OpSpec((), {}, _activation("tanh")),
     "sigmoid": OpSpec((), {}, _activation("sigmoid")),
     "softmax": OpSpec((), {}, _activation("softmax")),
+    "identity": OpSpec((), {}, _activation("identity")),
     "add": OpSpec((), {}, _node(ir.Add), variadic_refs=True),
     "concat": OpSpec((), {}, _node(ir.Concat), variadic_refs=True),
 }
@@ -325,7 +326,6 @@ MISSING_OPS = frozenset(
         "multiply",
         "matmul",
         "bilinear",
-        "identity",
     }
 )
 
