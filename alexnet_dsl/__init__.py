@@ -63,8 +63,9 @@ def from_torch(module, input_shape, name: str = "Imported") -> str:
     return _from_torch(module, input_shape, name)
 
 
-def export_onnx(spec, path, weights=None, sizes=None, *, opset: int = 20):
-    """Export a spec's compiled module to ONNX (see `dslc export` and docs/interop.md)."""
+def export_onnx(spec, path, weights=None, sizes=None, *, opset: int | None = None):
+    """Export a spec's compiled module to ONNX (see `dslc export` and docs/interop.md); `opset` None is
+    `alexnet_dsl.interop.onnx_export.OPSET`."""
     from alexnet_dsl.extras import EXPORT_NEEDS, require
 
     require(*EXPORT_NEEDS, what="alexnet_dsl.export_onnx()")
@@ -73,6 +74,14 @@ def export_onnx(spec, path, weights=None, sizes=None, *, opset: int = 20):
     return _export_onnx(spec, path, weights, sizes, opset=opset)
 
 
-from alexnet_dsl.diagnostics import DslError, DslWarning  # noqa: E402
+def __getattr__(name: str):
+    # DslError and DslWarning are imported on first use, so that importing the package imports no stage
+    # (and `python -m alexnet_dsl.codes` finds `codes` not yet imported)
+    if name in ("DslError", "DslWarning"):
+        from alexnet_dsl import diagnostics
+
+        return getattr(diagnostics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["DslError", "DslWarning", "__version__", "check", "compile", "export_onnx", "from_torch"]

@@ -53,9 +53,8 @@ each such character of the file, checked before it is shown.
     # ---- ops and arguments
     "E0101": Code(
         "unknown op",
-        """The op is neither a built-in op nor a block defined in this file. Built-in ops: conv,
-maxpool, avgpool, adaptive_avgpool, lrn, batchnorm, dropout, flatten, linear, relu, tanh, sigmoid,
-softmax, add, concat.
+        """The op is neither a built-in op nor a block defined in this file. Unless a built-in op is spelt
+alike, the error lists the built-in ops (the README's "Ops" table explains each).
 
 The help proposes only the same op under another spelling: another case (`ReLU`), another framework's
 name for it (`dense`, `Conv2d`, `BatchNorm2d`) or a typo; where the call is then also wrong for dslc's

@@ -38,8 +38,8 @@ class Edit:
 @dataclass(frozen=True, slots=True)
 class Rewrite:
     """A help that proposes a change of the spec, with the edits that make it. A diagnostic carries
-    its rewrites as candidates; analysis.verify_rewrites applies each to the text, checks the result,
-    and only then shows its help (a proposed fix that does not check is never shown)."""
+    its rewrites as candidates; analysis.verify.verify_rewrites applies each to the text, checks the
+    result, and only then shows its help (a proposed fix that does not check is never shown)."""
 
     help: str
     edits: tuple[Edit, ...]

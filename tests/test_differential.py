@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from profiles import scaled
-from torch_oracle import run_meta
+from torch_oracle import ACTIVATIONS, run_meta
 
 import alexnet_dsl
 from alexnet_dsl import ir
@@ -68,12 +68,7 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
         if isinstance(op, ir.Linear):
             return F.linear(x, p["weight"], p.get("bias"))
         if isinstance(op, ir.Activation):
-            return {
-                "relu": F.relu,
-                "tanh": torch.tanh,
-                "sigmoid": torch.sigmoid,
-                "softmax": lambda t: F.softmax(t, dim=1),
-            }[op.kind](x)
+            return ACTIVATIONS[op.kind](x)
         if isinstance(op, ir.Add):
             return torch.stack(xs).sum(0)
         if isinstance(op, ir.Concat):

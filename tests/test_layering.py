@@ -1,15 +1,21 @@
 """The package's layout as a rule: each stage imports only the stages before it, with no cycle, no private
-name and no module too long to read.
+name or module taken from another module and no module too long to read.
 
     base <- ir <- frontend <- analysis <- {backend, tools} <- interop <- cli
 
-base is `source`, `diagnostics`, `codes`, `files`, `extras` and `_version`. A module imports from its own folder
-or a folder to its left (imports inside functions and under `if TYPE_CHECKING:` count too); backend and tools
-never import each other; nothing imports cli but `__main__`; nothing imports the package root (it is the lazy
-public API; `from alexnet_dsl import ir` names a subpackage and is fine). `alexnet_dsl.testing` (public) and the
-root sit at the top: they may import anything but cli. `kernels/` imports the standard library, torch, triton,
-numpy and the base; `backend/runtime/` (what generated files contain) the standard library, torch, triton and
-`alexnet_dsl.kernels`.
+base is `source`, `diagnostics`, `codes`, `files`, `extras`, `units` and `_version`. A module imports from its
+own folder or a folder to its left (imports inside functions and under `if TYPE_CHECKING:` count too); backend
+and tools never import each other; nothing imports cli but `__main__`; nothing imports the package root (it is
+the lazy public API; `from alexnet_dsl import ir` names a subpackage and is fine). `alexnet_dsl.testing`
+(public) and the root sit at the top: they may import anything but cli. `kernels/` is not on the chain: it
+imports the standard library, torch, triton and, of the package, only the base, because a missing torch or
+Triton must be one line naming its `pip install` (`alexnet_dsl.extras`, which kernels/__init__.py and
+kernels/fused.py import). `backend/runtime/` (what generated files contain) imports the standard library,
+torch, triton and `alexnet_dsl.kernels`.
+
+An import is an `import` statement or a call of `importlib.import_module` or `__import__` with a literal name.
+No module imports a private module (`_name`) of another, but `alexnet_dsl._version` (the usual name of a
+package's version module: modules take `__version__` from it, since nothing imports the root).
 
 The checker reads the source with `ast`, imports nothing, and is tried on small synthetic packages below, so
 each rule is seen to fail.
@@ -30,7 +36,7 @@ ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "alexnet_dsl"
 MAX_LINES = 450
 
-BASE = {"source", "diagnostics", "codes", "files", "extras", "_version"}
+BASE = {"source", "diagnostics", "codes", "files", "extras", "units", "_version"}
 CHAIN = ("base", "ir", "frontend", "analysis")
 # What each layer may import (besides the standard library and third-party packages).
 ALLOWED = {
@@ -50,7 +56,17 @@ ALLOWED = {
 }
 FOLDERS = ALLOWED.keys() - {"root", "main", "base", "runtime"}  # a layer named by its folder (or module)
 # The only outside packages kernels/ and backend/runtime/ may use, besides the standard library.
-THIRD_PARTY = {"kernels": {"torch", "triton", "numpy"}, "runtime": {"torch", "triton"}}
+THIRD_PARTY = {"kernels": {"torch", "triton"}, "runtime": {"torch", "triton"}}
+# The private modules (under the root) other modules may import.
+IMPORTABLE_PRIVATE_MODULES = {"_version"}
+# The calls that import a module named by their first argument.
+IMPORT_CALLS = {
+    "importlib.import_module",
+    "import_module",
+    "__import__",
+    "importlib.__import__",
+    "builtins.__import__",
+}
 RULE = "base <- ir <- frontend <- analysis <- {backend, tools} <- interop <- cli"
 
 
@@ -125,10 +141,13 @@ def _imports(module: Module, modules: dict[str, Module]):
 
 def _import_nodes(node: ast.AST, context: str = ""):
     """Every import statement under `node`, in source order, with where it runs: deferred imports inside
-    functions and the imports under `if TYPE_CHECKING:` count like the others."""
+    functions and the imports under `if TYPE_CHECKING:` count like the others, and so do the calls that
+    import a literal name (`importlib.import_module("pkg.x")`), as the statement they stand for."""
     if isinstance(node, ast.Import | ast.ImportFrom):
         yield node, context
         return
+    if isinstance(node, ast.Call) and (statement := _import_call(node)) is not None:
+        yield statement, context
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         context = context or "in a function"
     if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
@@ -139,6 +158,46 @@ def _import_nodes(node: ast.AST, context: str = ""):
         return
     for child in ast.iter_child_nodes(node):
         yield from _import_nodes(child, context)
+
+
+def _import_call(call: ast.Call) -> ast.Import | ast.ImportFrom | None:
+    """The import statement a call with a literal name stands for: `import_module("pkg.x")` is `import pkg.x`,
+    `import_module(".x", __package__)` is `from . import x`, and `__import__("pkg.x", fromlist=["a"])` is
+    `from pkg.x import a`. None for any other call."""
+    func = ast.unparse(call.func)
+    if func not in IMPORT_CALLS or not call.args:
+        return None
+    name = call.args[0]
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return None
+    dotted = name.value.lstrip(".")
+    level = len(name.value) - len(dotted)
+    statement: ast.Import | ast.ImportFrom
+    if level:
+        package = _argument(call, 1, "package")
+        if not (isinstance(package, ast.Name) and package.id == "__package__"):
+            return None
+        parent, _, last = dotted.rpartition(".")
+        statement = ast.ImportFrom(module=parent or None, names=[ast.alias(last)], level=level)
+    else:
+        fromlist = _argument(call, 3, "fromlist") if func.endswith("__import__") else None
+        names = [
+            e.value
+            for e in getattr(fromlist, "elts", [])
+            if isinstance(e, ast.Constant) and isinstance(e.value, str)
+        ]
+        statement = (
+            ast.ImportFrom(dotted, [ast.alias(n) for n in names], 0)
+            if names
+            else ast.Import([ast.alias(dotted)])
+        )
+    return ast.copy_location(statement, call)
+
+
+def _argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
+    if len(call.args) > position:
+        return call.args[position]
+    return next((k.value for k in call.keywords if k.arg == keyword), None)
 
 
 def _resolve(name: str, is_package: bool, level: int, target: str | None) -> str:
@@ -267,12 +326,17 @@ def describe_cycle(cycle: list[str], modules: dict[str, Module]) -> str:
 
 def private_imports(modules: dict[str, Module], repo: Path) -> list[str]:
     """Underscore names (not dunders) another module takes: `from x import _name`, or `x._name` after
-    `from pkg import x` / `import pkg.x as x`."""
+    `from pkg import x` / `import pkg.x as x`; and private modules another module imports (`import pkg._x`,
+    `from pkg import _x`, `from pkg._x import y`), but for IMPORTABLE_PRIVATE_MODULES."""
+    package = min(modules, key=len)
+    importable = {f"{package}.{name}" for name in IMPORTABLE_PRIVATE_MODULES}
     out = []
     for module in modules.values():
         bound = {}  # local name -> the package module it is bound to
         for imp in module.imports:
             if imp.internal and imp.target != module.name:
+                if _private(imp.target.rsplit(".", 1)[-1]) and imp.target not in importable:
+                    out.append(f"{_where(module, imp.line, repo)}: `{imp.target}` is a private module")
                 for name in imp.names:
                     if _private(name):
                         out.append(f"{_where(module, imp.line, repo)}: `{imp.target}.{name}` is private")
@@ -409,7 +473,8 @@ def test_a_clean_synthetic_package_passes(tmp_path):
             "ir/nodes.py": "from pkg.source import os\n",
             "analysis/shapes.py": "from pkg import ir\nfrom ..ir import nodes\nfrom pkg._version import __version__\n",
             "_version.py": "__version__ = '1'\n",
-            "kernels/k.py": "import torch\nimport numpy\nfrom pkg.extras import needs\n",
+            "kernels/k.py": "import torch\nfrom pkg.extras import needs\n",
+            "tools/t.py": "import importlib\ndef f():\n    return importlib.import_module('pkg.ir.nodes')\n",
             "extras.py": "",
             "backend/runtime/ops.py": "import math\nimport torch\nfrom pkg.kernels import k\n",
             "cli/main.py": "from pkg.analysis import shapes\n",
@@ -447,6 +512,7 @@ def test_a_clean_synthetic_package_passes(tmp_path):
         ({"tools/t.py": "from pkg import compile\n"}, "imports the package root"),
         ({"frontend/f.py": "from .. import check\n"}, "imports the package root"),
         ({"kernels/k.py": "import lark\n"}, "kernels imports `lark`"),
+        ({"kernels/k.py": "import numpy\n"}, "kernels imports `numpy`"),
         ({"kernels/k.py": "from pkg.ir import nodes\n", "ir/nodes.py": ""}, "kernels imports ir"),
         ({"backend/runtime/ops.py": "import numpy\n"}, "runtime imports `numpy`"),
         (
@@ -454,6 +520,35 @@ def test_a_clean_synthetic_package_passes(tmp_path):
             "runtime imports backend",
         ),
         ({"helpers.py": ""}, "has no place in the layering"),
+        (
+            {"frontend/lower.py": "from pkg.analysis.shapes import x\n", "analysis/shapes.py": ""},
+            "frontend imports analysis",
+        ),
+        ({"frontend/f.py": "from ..analysis import x\n", "analysis/x.py": ""}, "frontend imports analysis"),
+        ({"interop/x.py": "from pkg.cli import main\n", "cli/main.py": ""}, "interop imports cli"),
+        ({"tools/t.py": "import pkg.cli.main as m\n", "cli/main.py": ""}, "tools imports cli"),
+        ({"source.py": "from pkg.ir import nodes\n", "ir/nodes.py": ""}, "base imports ir"),
+        (
+            {
+                "frontend/f.py": "import importlib\ndef f():\n    importlib.import_module('pkg.analysis')\n",
+                "analysis/x.py": "",
+            },
+            "frontend imports analysis",
+        ),
+        (
+            {
+                "frontend/f.py": "from importlib import import_module\nimport_module('.x', __package__)\n",
+                "frontend/x.py": "",
+                "ir/n.py": "import importlib\nimportlib.import_module('..frontend', __package__)\n",
+            },
+            "ir imports frontend",
+        ),
+        ({"ir/n.py": "__import__('pkg.frontend.parse')\n", "frontend/parse.py": ""}, "ir imports frontend"),
+        (
+            {"ir/n.py": "__import__('pkg.frontend', fromlist=['parse'])\n", "frontend/parse.py": ""},
+            "ir imports frontend",
+        ),
+        ({"kernels/k.py": "def f():\n    __import__('lark')\n"}, "kernels imports `lark`"),
     ],
 )
 def test_each_dependency_rule_fails_on_a_synthetic_package(tmp_path, files, expected):
@@ -502,6 +597,26 @@ def test_private_names_across_modules_are_reported(tmp_path):
         "`pkg.ir.a._f` is private",
     ]
     assert violations[0].startswith(str(Path("pkg", "ir", "b.py:1")))
+
+
+def test_private_modules_imported_by_another_module_are_reported(tmp_path):
+    modules = make(
+        tmp_path,
+        {
+            "ir/_a.py": "from pkg.ir import b\n",  # a private module importing others is fine
+            "ir/b.py": "from pkg.ir import _a\n",
+            "ir/c.py": "import pkg.ir._a as q\n",
+            "ir/d.py": "from pkg.ir._a import x\nfrom ._a import y\n",
+            "ir/e.py": "import importlib\nm = importlib.import_module('pkg.ir._a')\n",
+            "ir/f.py": "from pkg._version import __version__\nfrom pkg import _version\n",  # the exception
+            "_version.py": "__version__ = '1'\n",
+        },
+    )
+    violations = private_imports(modules, tmp_path)
+    assert [v.split(": ", 1)[1] for v in violations] == ["`pkg.ir._a` is a private module"] * 5
+    assert [v.split(": ", 1)[0] for v in violations] == [
+        str(Path("pkg", "ir", f)) for f in ("b.py:1", "c.py:1", "d.py:1", "d.py:2", "e.py:2")
+    ]
 
 
 def test_a_long_module_is_reported_unless_it_is_a_triton_kernel_file(tmp_path):

@@ -149,6 +149,40 @@ def test_assert_shapes_reports_a_readable_diff():
     assert "c3" in text and "[2, 16, 10, 10]" in text and "[2, 16, 12, 12]" in text and "<-- differs" in text
 
 
+NAMED = """network NAME(x: [N, 3, 12, 12]) {
+    LAYER: conv(8, kernel=3)
+    relu
+    lrn(size=3)
+    maxpool(kernel=2)
+    flatten
+    fc: linear(5)
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "layer", "backend"),
+    [
+        ("F", "c", "torch"),  # the file calls its own `F` as `_F`
+        ("torch", "c", "torch"),  # ... and its own `torch` as `_torch`
+        ("T", "F", "torch"),  # a layer named like an import: `self.F`
+        ("T", "dslc_layer_lines", "torch"),  # a layer hides the public source map
+        ("F", "c", "auto"),  # without Triton, `auto` compiles the torch backend's statements (with it, fused)
+    ],
+)
+def test_assert_shapes_runs_the_statements_as_emitted(name: str, layer: str, backend: str):
+    """assert_shapes runs `forward`'s lines as the file has them (its source map), whatever codegen renamed
+    and whatever the backend fused; a wrong expectation still fails."""
+    spec = check_text(NAMED.replace("NAME", name).replace("LAYER", layer))
+    assert_shapes(spec, (2, 3, 12, 12), backend=backend)
+    model = alexnet_dsl.compile(spec, backend=backend, memory_budget=None)
+    assert_shapes(model, (2, 3, 12, 12), device="cpu")
+    setattr(model, layer, torch.nn.Conv2d(3, 8, 3, padding=1))  # 12x12 out where the spec says 10x10
+    with pytest.raises(AssertionError, match=r"\[2, 8, 10, 10\] +\[2, 8, 12, 12\]   <-- differs") as info:
+        assert_shapes(model, (2, 3, 12, 12), device="cpu")
+    assert f"\n  {layer} " in str(info.value)
+
+
 def test_assert_shapes_rejects_inputs_the_network_does_not_accept():
     with pytest.raises(ValueError, match="expects `image`"):
         assert_shapes(HW, (1, 3, 200, 200))

@@ -5,9 +5,28 @@ its IR arguments with torch.nn (not through alexnet_dsl's compiler) and run it o
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from alexnet_dsl import ir
+
+# Each activation of the language as PyTorch computes it (written here, not taken from the compiler).
+ACTIVATIONS = {
+    "relu": F.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "softmax": lambda t: F.softmax(t, dim=1),
+    "identity": lambda t: t,
+}
+
+
+class _Elementwise(nn.Module):
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
 
 
 def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
@@ -34,9 +53,7 @@ def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
     if isinstance(op, ir.Linear):
         return nn.Linear(in_shape[-1], op.features, op.bias)
     if isinstance(op, ir.Activation):
-        return {"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "softmax": nn.Softmax(dim=1)}[
-            op.kind
-        ]
+        return _Elementwise(ACTIVATIONS[op.kind])
     return None
 
 

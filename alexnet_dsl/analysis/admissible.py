@@ -1,5 +1,5 @@
 """The solver's driver: the admissible set of each input symbol, from all the constraints shape inference
-left, each solved exactly by solve.py (one symbol, products) or bivariate.py (two symbols).
+left, each solved exactly by equations.py (one symbol, products) or bivariate.py (two symbols).
 
 A constraint on one symbol narrows that symbol's set. The rest are coupled: grouped into units that
 narrow each other's sets until nothing changes, searched exhaustively where they form a cycle, and
@@ -12,9 +12,9 @@ import math
 
 from alexnet_dsl import ir
 from alexnet_dsl.analysis.bivariate import coupled_equal, joint_equalities, periodic_projection
+from alexnet_dsl.analysis.equations import at_least, divisible, equal, product_equal
 from alexnet_dsl.analysis.intsets import ALL, EMPTY, MAX_ENUMERATION, IntSet, TooLarge, spend, work_budget
 from alexnet_dsl.analysis.shapes import Constraint
-from alexnet_dsl.analysis.solve import at_least, divisible, equal, product_equal
 from alexnet_dsl.diagnostics import Diagnostic, error, note
 from alexnet_dsl.ir import expr as E
 

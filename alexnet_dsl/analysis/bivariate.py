@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from alexnet_dsl.analysis.equations import first_at_least
 from alexnet_dsl.analysis.intsets import ALL, EMPTY, MAX_ENUMERATION, MAX_MODULUS, IntSet, spend
-from alexnet_dsl.analysis.solve import first_at_least
 from alexnet_dsl.ir import expr as E
 
 

@@ -30,7 +30,7 @@ def inverse_help(net: ir.Network):
 
     Returns what `infer` takes as its `inverse_help`."""
 
-    def make(layer: ir.Layer, info: LayerInfo, ins: list[Shape | None]):
+    def make(layer: ir.Layer, ins: list[Shape | None]):
         return lambda bad, stated: _inverse(net, layer, ins, bad, stated)
 
     return make

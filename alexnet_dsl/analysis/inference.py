@@ -39,7 +39,7 @@ class ShapeResult:
 def infer(net: ir.Network, inverse_help=None) -> ShapeResult:
     """Infer every layer's shape; collect diagnostics and the constraints left for the solver.
 
-    `inverse_help(layer, info, input shapes)`, if given, returns the function that explains a failed
+    `inverse_help(layer, input shapes)`, if given, returns the function that explains a failed
     assertion of that layer (see `check_assertion`)."""
     run = _Pass(net, inverse_help)
     for k, i in enumerate(run.order):
@@ -97,7 +97,7 @@ class _Pass:
         layer, ctx = info.layer, self.ctx
         computed = shape
         for a, assertion in enumerate(layer.assertions):
-            inverse = self.inverse_help(layer, info, ins) if self.inverse_help else None
+            inverse = self.inverse_help(layer, ins) if self.inverse_help else None
             failed = len(ctx.diags)
             who = f"`{layer.display_name}`"
             stated = check_assertion(ctx, layer, info, shape, assertion, "E0301", who, inverse)

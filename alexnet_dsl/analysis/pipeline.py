@@ -1,4 +1,4 @@
-"""The checking pipeline: text -> tree -> IR -> shapes -> admissible sizes, as one `Analysis`.
+"""The checking pipeline: text -> typed syntax -> IR -> shapes -> admissible sizes, as one `Analysis`.
 
     parse -> lower -> lint -> infer shapes -> solve -> helps -> verify the helps' rewrites
 
@@ -51,11 +51,11 @@ def _check(source: Source, helps: bool = True) -> Analysis:
     """The pipeline; without `helps`, the E0301/E0302 helps that re-check the network are not worked out
     (a rewrite's re-check only counts errors: see `verify._errors_after`)."""
     analysis = Analysis(source)
-    tree, diags = parse(source)
-    if tree is None:
+    file, diags = parse(source)
+    if file is None:
         analysis.diagnostics = diags
         return analysis
-    net, diags = lower(tree, source)
+    net, diags = lower(file, source)
     diags = list(dict.fromkeys(diags + lint(net, source)))
     analysis.network = net
     if net is None:

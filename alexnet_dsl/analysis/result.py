@@ -1,7 +1,11 @@
-"""The result of checking a spec, `Analysis`, and its JSON form: what `dslc check --json` prints.
+"""The result of checking a spec, `Analysis`, and its JSON form: what `dslc check --format json` prints.
 
-Editors and scripts read the JSON, so its keys are an interface: every key is written here and nowhere
-else. Sizes are integers, or strings for symbolic ones.
+Editors and scripts read the JSON, so its keys are an interface. This module writes the keys of a
+checked file and of each of its layers; the rest of the contract is written beside what it describes:
+a diagnostic's keys (its span, notes, helps, fixes and related places) in `Diagnostic.to_json`
+(diagnostics.py), an admissible set's `[lo, hi]` ranges in `IntSet.to_json` (intsets.py), and what the
+CLI adds in cli/check.py: `error`, for a file named on the command line that cannot be read, and each
+layer's `fused` in `dslc summary --format json`. Sizes are integers, or strings for symbolic ones.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from alexnet_dsl import ir
+from alexnet_dsl.analysis.equations import divisors
 from alexnet_dsl.analysis.shapes import Context, LayerInfo, Shape, argument_edit
-from alexnet_dsl.analysis.solve import divisors
 from alexnet_dsl.analysis.windows import window
 from alexnet_dsl.diagnostics import Edit, Rewrite
 from alexnet_dsl.ir import expr as E

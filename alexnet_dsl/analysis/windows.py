@@ -13,9 +13,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from alexnet_dsl import ir
+from alexnet_dsl.analysis.equations import equal_to
 from alexnet_dsl.analysis.intsets import IntSet
 from alexnet_dsl.analysis.shapes import Context, LayerInfo, Shape
-from alexnet_dsl.analysis.solve import equal_to
 from alexnet_dsl.diagnostics import Edit, Rewrite
 from alexnet_dsl.ir import expr as E
 

@@ -13,6 +13,7 @@ import re
 
 from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.diagnostics import Diagnostic, DslError, error, warning
+from alexnet_dsl.units import format_bytes
 
 # `memory_budget`'s default (`default_budget()`), told apart from None, which turns the guard off
 DEFAULT_BUDGET = object()
@@ -62,14 +63,6 @@ def budget_bytes(budget) -> int | None:
     return _whole_bytes(budget, budget)
 
 
-def human_bytes(n: float) -> str:
-    """Bytes in the largest binary unit that keeps the number at least 1: `1.00 MiB`, not `0.00 GiB`."""
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{int(n)} byte{'s' if int(n) != 1 else ''}"
-
-
 def default_budget() -> int:
     """The budget `memory_budget` defaults to: DSLC_MEMORY_BUDGET, or half of this machine's memory."""
     env = os.environ.get("DSLC_MEMORY_BUDGET")
@@ -101,13 +94,13 @@ def over_budget(analysis: Analysis, budget: int | None, *, refuse: bool = True) 
     net = analysis.network
     assert net is not None
     notes = (
-        f"{params:,} parameters ({human_bytes(params * 4)} as float32, twice for training) and "
-        f"{human_bytes(activations)} of activations per sample",
+        f"{params:,} parameters ({format_bytes(params * 4)} as float32, twice for training) and "
+        f"{format_bytes(activations)} of activations per sample",
     )
     if refuse:
         return error(
             "E0312",
-            f"`{net.name}` needs about {human_bytes(need)}, over the budget of {human_bytes(budget)}",
+            f"`{net.name}` needs about {format_bytes(need)}, over the budget of {format_bytes(budget)}",
             net.name_span,
             notes=notes,
             helps=(
@@ -117,8 +110,8 @@ def over_budget(analysis: Analysis, budget: int | None, *, refuse: bool = True) 
         )
     return warning(
         "W0406",
-        f"`{net.name}` needs about {human_bytes(need)}, over this machine's budget of "
-        f"{human_bytes(budget)}: the module is written, but instantiating it here would likely fail",
+        f"`{net.name}` needs about {format_bytes(need)}, over this machine's budget of "
+        f"{format_bytes(budget)}: the module is written, but instantiating it here would likely fail",
         net.name_span,
         notes=(*notes, "`alexnet_dsl.compile` refuses it here with E0312"),
         helps=(

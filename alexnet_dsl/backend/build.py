@@ -18,7 +18,7 @@ from alexnet_dsl.analysis.pipeline import bind, check_source
 from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.analysis.shapes import input_shape
 from alexnet_dsl.backend.budget import DEFAULT_BUDGET, budget_bytes, check_budget, default_budget
-from alexnet_dsl.backend.codegen import BACKENDS, render
+from alexnet_dsl.backend.codegen import BACKENDS, generate_module
 from alexnet_dsl.backend.names import class_name
 from alexnet_dsl.diagnostics import Diagnostic, DslError, DslWarning, Severity, error
 from alexnet_dsl.ir import expr as E
@@ -116,18 +116,27 @@ def compile_spec(
     budget = default_budget() if memory_budget is DEFAULT_BUDGET else budget_bytes(memory_budget)
     check_budget(analysis, budget)
     resolved = resolve_backend(backend)
-    generated = render(analysis, backend=resolved, init=init)
+    generated = generate_module(analysis, backend=resolved, init=init)
     net = analysis.network
     assert net is not None
     model = instantiate(generated.source, class_name(net.name), analysis.source.path)()
     # `_dslc_*` cannot clash with a layer's name (names.mangle); the public `dslc_*` give way to a
     # layer of the same name, as the generated methods' public names do
     taken = {layer.name.split(".")[0] for layer in net.layers}
-    for key, value in (("source", generated.source), ("backend", resolved), ("analysis", analysis)):
+    for key, value in (
+        ("source", generated.source),
+        ("backend", resolved),
+        ("analysis", analysis),
+        ("layer_lines", generated.layer_lines),  # the source map: `codegen.Generated.layer_lines`
+    ):
         setattr(model, f"_dslc_{key}", value)
         if f"dslc_{key}" not in taken:
             setattr(model, f"dslc_{key}", value)
-    # where `forward` computes each layer (codegen.Generated.layer_lines): 1-based line of `_dslc_source`
-    # -> layer name
-    model._dslc_layer_lines = generated.layer_lines
     return model
+
+
+def attached(model, key: str):
+    """What `compile_spec` attached to `model` as `dslc_{key}` (`source`, `backend`, `analysis` or
+    `layer_lines`), read where no layer of that name can hide it (`_dslc_{key}`); None for a module it did
+    not make."""
+    return getattr(model, f"_dslc_{key}", None)

@@ -6,7 +6,8 @@ like a hand-written module (a line per layer, the inferred shape as a comment) a
 torch, plus alexnet_dsl where the fused Triton kernels are used.
 
 The parts: names.py turns the spec's names into Python's, plan.py decides `forward`'s statements,
-op_code.py writes each op, prelude.py copies in the runtime helpers the statements call.
+op_code.py writes each op, prelude.py copies in the runtime helpers the statements call. source_map.py
+reads `forward` back, a statement per layer, to run it a line at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from alexnet_dsl import ir
 from alexnet_dsl._version import __version__
 from alexnet_dsl.analysis.intsets import IntSet
 from alexnet_dsl.analysis.result import Analysis
-from alexnet_dsl.analysis.shapes import Shape, input_shape
+from alexnet_dsl.analysis.shapes import Shape
+from alexnet_dsl.backend.fuse import layer_shapes
 from alexnet_dsl.backend.names import (
     PUBLIC_METHODS,
     attr_path,
@@ -53,10 +55,10 @@ class Generated:
 
 def generate(analysis: Analysis, backend: str = "torch", init: str = "default") -> str:
     """The Python source of the network of a checked spec."""
-    return render(analysis, backend, init).source
+    return generate_module(analysis, backend, init).source
 
 
-def render(analysis: Analysis, backend: str = "torch", init: str = "default") -> Generated:
+def generate_module(analysis: Analysis, backend: str = "torch", init: str = "default") -> Generated:
     """The generated module of a checked spec: its source and the line of each layer's statement."""
     _check_arguments(analysis, backend, init)
     net = network_for(analysis, backend)
@@ -71,7 +73,7 @@ def render(analysis: Analysis, backend: str = "torch", init: str = "default") ->
         helpers.add("admissible")
     chunks = [_header(analysis, backend, spec, "fused" in helpers, clash), *prelude(helpers, backend)]
 
-    shapes = _shapes(analysis, net)
+    shapes = layer_shapes(analysis, net)
     nhwc = _channels_last(net) and backend != "triton"  # the kernels are built for NCHW
     head = [
         f"class {cls}(nn.Module):",
@@ -94,7 +96,7 @@ def render(analysis: Analysis, backend: str = "torch", init: str = "default") ->
 
     before = "\n\n\n".join(chunks) + "\n\n\n"
     source = before + "\n".join(cls_lines) + "\n"
-    if clash:  # renames within lines: the line numbers stay
+    if clash:  # renames within lines, the runtime regions included (prelude.py): the line numbers stay
         source = rename_own_names(source, clash).replace(_CLASS_PLACEHOLDER, class_name(net.name))
     first = before.count("\n") + 1 + len(head) + 1 + len(prologue)  # the line of the first statement
     return Generated(source, {first + i: step.layer for i, step in enumerate(plan)})
@@ -106,17 +108,6 @@ def _check_arguments(analysis: Analysis, backend: str, init: str) -> None:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose 'default' or 'paper'")
-
-
-def _shapes(analysis: Analysis, net: ir.Network) -> dict[str, Shape | None]:
-    """Each layer's output shape, and the input's; a fused layer has its group's last layer's."""
-    shapes: dict[str, Shape | None] = {i.layer.name: i.shape for i in analysis.infos}
-    assert analysis.network is not None
-    shapes[net.input_name] = input_shape(analysis.network)
-    for layer in net.layers:
-        if isinstance(layer.op, ir.FusedConv):
-            shapes[layer.name] = shapes[layer.op.parts[-1]]
-    return shapes
 
 
 def _header(analysis: Analysis, backend: str, spec: str, fused: bool, private: set[str]) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alexnet_dsl import ir
+from alexnet_dsl.analysis.result import Analysis
+from alexnet_dsl.analysis.shapes import Shape, input_shape
 
 
 def _readers(net: ir.Network) -> dict[str, list[int]]:
@@ -98,3 +100,15 @@ def fused_groups(net: ir.Network) -> dict[str, str]:
         for n in names:
             out[n] = label
     return out
+
+
+def layer_shapes(analysis: Analysis, net: ir.Network) -> dict[str, Shape | None]:
+    """Each layer's predicted output shape, and the input's, for `net` as a backend runs it (the analysed
+    network, or `fuse` of it): a fused layer, named after its conv, has its group's last layer's shape."""
+    assert analysis.network is not None
+    shapes: dict[str, Shape | None] = {i.layer.name: i.shape for i in analysis.infos}
+    shapes[net.input_name] = input_shape(analysis.network)
+    for layer in net.layers:
+        if isinstance(layer.op, ir.FusedConv):
+            shapes[layer.name] = shapes[layer.op.parts[-1]]
+    return shapes

@@ -3,8 +3,8 @@
 
 `OP_CODE` has one entry per IR node type (and `ACTIVATIONS` one per activation), so a new op is one
 entry here. The expressions use the generated module's imports (`torch`, `F`, `nn`) and the runtime
-helpers (`_lrn`, `_fast_call`, `_conv_relu_lrn`); an entry that calls one names it in `helper`, so
-that the generated file defines it (prelude.py).
+helpers (`_lrn`, `_fast_call`, `_conv_relu_lrn`); an entry that calls one names it in `helper` (a key of
+`prelude.HELPERS`, which lists the runtime regions each helper needs), so that the generated file defines it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class OpCode:
 
     call: Callable[[Call], str]
     module: Callable[[Any, Shape], str] | None = None
-    helper: str | None = None  # the runtime helper the expression calls (prelude.HELPERS)
+    helper: str | None = None  # the runtime helper the expression calls: a key of prelude.HELPERS
 
 
 def _pair(p) -> str:

@@ -2,8 +2,9 @@
 overwritten in place.
 
 `forward` computes the layers in the network's one topological order (`ir.Network.ordered`) and returns
-the value of `net.output_layer`. The plan is also what `testing.assert_shapes` runs a statement at a time
-and what the ONNX export maps its nodes back to.
+the value of `net.output_layer`. Each step becomes one line of the generated file, which codegen's source map
+names (`codegen.Generated.layer_lines`): `testing.assert_shapes` runs those lines a statement at a time
+(`source_map.py`) and the ONNX export maps its nodes back to them.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from alexnet_dsl.cli.common import (
     EXIT_USAGE,
     UsageError,
     add_color_option,
-    check_file,
+    check_path,
     fused_groups_of,
     print_diagnostics,
     use_color,
@@ -41,7 +41,7 @@ def check_all(paths: list[str]) -> tuple[list, list[str]]:
     analyses, unreadable = [], []
     for path in paths:
         try:
-            analyses.append(check_file(path))
+            analyses.append(check_path(path))
         except UsageError as e:
             unreadable.append(str(e))
             analyses.append(Unreadable(path, str(e)))

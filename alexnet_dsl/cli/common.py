@@ -63,7 +63,7 @@ def read_source(path: str):
         raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
 
 
-def check_file(path: str):
+def check_path(path: str):
     """The Analysis of the spec at `path` (`-`: standard input)."""
     from alexnet_dsl.analysis.pipeline import check_source
 
@@ -102,7 +102,7 @@ def compilable(path: str, sizes_text: str | None, color: bool):
         sizes = parse_sizes(sizes_text)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    analysis = check_file(path)
+    analysis = check_path(path)
     if not analysis.ok:
         print_diagnostics(analysis.diagnostics, analysis.source, color)
         return None

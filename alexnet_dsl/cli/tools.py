@@ -12,7 +12,7 @@ from alexnet_dsl.cli.common import (
     EXIT_OK,
     UsageError,
     add_color_option,
-    check_file,
+    check_path,
     fused_groups_of,
     inputs_of,
     print_diagnostics,
@@ -84,7 +84,7 @@ def _act_on_change(args: argparse.Namespace, source, out: str) -> None:
 
 def _checked(args: argparse.Namespace):
     """The analysis of `args.file`; diagnostics on stderr when it has errors."""
-    analysis = check_file(args.file)
+    analysis = check_path(args.file)
     if not analysis.ok:
         print_diagnostics(analysis.diagnostics, analysis.source, use_color(sys.stderr, args.color))
     return analysis

@@ -33,7 +33,7 @@ class _Site:
     line: syntax.Line
     name: str  # unique: dotted inside a block instance (`stage1.conv`)
     shown: str  # as messages show it
-    private: bool  # shown under another name than its own (a name written twice)
+    shown_under_another_name: bool  # see Scope.shown_under_another_name (a name written twice)
     scope: Scope
     source: str | Ref  # what it reads: the line before it, or its `from`
     assertion: ir.Assertion | None
@@ -179,7 +179,7 @@ class _Lowerer:
         assertion = declared.assertion(shape, scope.env, self.input_dims, self.diags) if shape else None
         source = Ref(scope.sid, line.source.text, line.source.span) if line.source else previous
         name, shown = scope.prefix + local.key, scope.display_name(local)
-        site = _Site(line, name, shown, scope.private(local), scope, source, assertion)
+        site = _Site(line, name, shown, scope.shown_under_another_name(local), scope, source, assertion)
         op = line.call.op.text
         if op in self.blocks:
             return self.instance(site, self.blocks[op], stack)
@@ -309,8 +309,9 @@ class _Lowerer:
         if env is None:
             return self.placeholder(site)
         instance = (*site.scope.instance, (site.name, name, site.line.span))
-        shown = site.shown if site.private else site.shown + "."
-        inner = self.refs.scope(site.name + ".", shown, env, instance, as_instance=site.private)
+        as_instance = site.shown_under_another_name  # its layers are all shown as the instance
+        shown = site.shown if as_instance else site.shown + "."
+        inner = self.refs.scope(site.name + ".", shown, env, instance, as_instance=as_instance)
         inner.names["input"] = None
         self.refs.bind(inner, "input", site.source)
         last = self.scope(block.body, inner, site.source, (*stack, name))
@@ -333,7 +334,7 @@ class _Lowerer:
             op_span=site.op.span,
             assertions=(site.assertion,) if site.assertion else (),
             instance=site.scope.instance,
-            display_name=site.shown,
+            shown_as=site.shown,
             **fields,
         )
         self.layers.append(layer)

@@ -36,7 +36,7 @@ class Scope:
         """How messages show the layer `local` of this scope."""
         return self.shown if self.as_instance else self.shown + local.shown
 
-    def private(self, local: LocalName) -> bool:
+    def shown_under_another_name(self, local: LocalName) -> bool:
         """Whether the layer `local` is shown under another name than its own (see `as_instance`)."""
         return self.as_instance or local.key != local.shown
 

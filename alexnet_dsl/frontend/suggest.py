@@ -1,7 +1,7 @@
 """The help texts of a call's mistakes: did-you-mean, other frameworks' names, PyTorch's positional forms,
 missing arguments, `from` written as an argument, a name where a value belongs.
 
-Each proposed fix is a Rewrite, shown only once the rewritten spec checks (analysis/pipeline.py verifies
+Each proposed fix is a Rewrite, shown only once the rewritten spec checks (analysis/verify.py verifies
 them); these functions build diagnostics and report nothing themselves.
 """
 

@@ -1,8 +1,9 @@
-"""Typed syntax: the lark tree of a file as frozen nodes with their spans.
+"""Typed syntax: a parsed file as frozen nodes with their spans.
 
 `ToSyntax` (a lark Transformer, one method per grammar rule) builds them, so that lowering reads named
-fields and never a lark `Tree` or `Token`. The nodes keep what was written, mistakes included (a float
-where a size belongs, a name twice): lowering checks them.
+fields and never a lark `Tree` or `Token`. The parser applies it as it reduces each rule (parse.py), so no
+lark tree of the file is built. The nodes keep what was written, mistakes included (a float where a size
+belongs, a name twice): lowering checks them.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lark import Token, Transformer, Tree, v_args
-from lark.tree import Meta
+from lark import Token, Transformer, v_args
 
 from alexnet_dsl.source import Span
 
@@ -24,11 +24,6 @@ def token_span(tok: Token) -> Span:
     end_line = tok.end_line if tok.end_line is not None else tok.line
     end_col = tok.end_column if tok.end_column is not None else tok.column + max(len(tok), 1)
     return Span(tok.line, tok.column, end_line, end_col)
-
-
-def meta_span(meta: Meta) -> Span:
-    """Where a rule's text is written (lark's `propagate_positions`)."""
-    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
 
 
 def parse_int(text: str) -> int:
@@ -95,10 +90,11 @@ class Arg:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """`op(args)`, or a bare `op`."""
+    """`op(args)`, or a bare `op`; its span ends at the closing parenthesis."""
 
     op: Name
     args: tuple[Arg, ...]
+    span: Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +149,21 @@ def _present(items) -> tuple:
     return tuple(c for c in items if c is not None)
 
 
+def _bracketed(children: list) -> Span:
+    """From a rule's opening bracket to its closing one: its first and last children (`!` rules of
+    grammar.lark keep their bracket tokens)."""
+    return token_span(children[0]).join(token_span(children[-1]))
+
+
 class ToSyntax(Transformer):
-    """lark tree -> syntax nodes, bottom-up: one method per rule of grammar.lark (NAME tokens become
-    `Name`s first; a NUMBER is read by the rule it is in, as a value or as a dimension)."""
+    """Grammar rules -> syntax nodes, bottom-up: one method per rule of grammar.lark (NAME tokens become
+    `Name`s first; a NUMBER is read by the rule it is in, as a value or as a dimension).
+
+    The parser calls these methods as it reduces (`Lark(..., transformer=ToSyntax())`), and lark gives a
+    transformer it applies itself no positions (`meta`): each span is the join of its children's, and
+    the rules that start or end at a bracket (`pair`, `shape`, `call`) keep their bracket tokens (`!` in
+    grammar.lark) and skip the other tokens they keep (commas, placeholders). The spans are the ones
+    lark's `propagate_positions` gives (tests/frontend/test_syntax.py compares them)."""
 
     def NAME(self, tok: Token) -> Name:  # noqa: N802 (lark calls a terminal's callback by its name)
         return Name(str(tok), token_span(tok))
@@ -169,9 +177,9 @@ class ToSyntax(Transformer):
             return Value("int", parse_int(text), span, text)
         return Value("float", float(text), span, text)
 
-    @v_args(inline=True, meta=True)
-    def pair(self, meta: Meta, a: Value, b: Value) -> Value:
-        return Value("pair", (a, b), meta_span(meta), f"({a.text}, {b.text})")
+    def pair(self, children: list) -> Value:
+        a, b = (c for c in children if isinstance(c, Value))
+        return Value("pair", (a, b), _bracketed(children), f"({a.text}, {b.text})")
 
     @v_args(inline=True)
     def dim(self, tok: Name | Token) -> Dim:
@@ -179,25 +187,27 @@ class ToSyntax(Transformer):
             return Dim(tok.text, tok.span, number=False)
         return Dim(str(tok), token_span(tok), number=True)
 
-    @v_args(meta=True)
-    def shape(self, meta: Meta, dims: list[Dim | None]) -> Shape:
-        return Shape(_present(dims), meta_span(meta))
-
-    @v_args(inline=True, meta=True)
-    def positional(self, meta: Meta, value: Value) -> Arg:
-        return Arg(None, value, meta_span(meta))
-
-    @v_args(inline=True, meta=True)
-    def keyword(self, meta: Meta, key: Name, value: Value) -> Arg:
-        return Arg(key, value, meta_span(meta))
+    def shape(self, children: list) -> Shape:
+        return Shape(tuple(c for c in children if isinstance(c, Dim)), _bracketed(children))
 
     @v_args(inline=True)
-    def call(self, op: Name, *args: Arg | None) -> Call:
-        return Call(op, _present(args))
+    def positional(self, value: Value) -> Arg:
+        return Arg(None, value, value.span)
 
-    @v_args(inline=True, meta=True)
-    def layer(self, meta, name: Name | None, call: Call, source: Name | None, shape: Shape | None) -> Line:
-        return Line(name, call, source, shape, meta_span(meta))
+    @v_args(inline=True)
+    def keyword(self, key: Name, value: Value) -> Arg:
+        return Arg(key, value, key.span.join(value.span))
+
+    def call(self, children: list) -> Call:
+        op, close = children[0], children[-1]  # `)`, or a placeholder when the call has no parentheses
+        span = op.span.join(token_span(close)) if isinstance(close, Token) else op.span
+        return Call(op, tuple(c for c in children if isinstance(c, Arg)), span)
+
+    @v_args(inline=True)
+    def layer(self, name: Name | None, call: Call, source: Name | None, shape: Shape | None) -> Line:
+        first = call if name is None else name
+        last = next(x for x in (shape, source, call) if x is not None)
+        return Line(name, call, source, shape, first.span.join(last.span))
 
     def body(self, lines: list[Line]) -> tuple[Line, ...]:
         return tuple(lines)
@@ -219,11 +229,6 @@ class ToSyntax(Transformer):
         return File(
             tuple(i for i in items if isinstance(i, Network)), tuple(i for i in items if isinstance(i, Block))
         )
-
-
-def to_syntax(tree: Tree) -> File:
-    """The typed syntax of a parsed file."""
-    return ToSyntax().transform(tree)
 
 
 def substitute(value: Value, env: dict[str, Value]) -> Value:

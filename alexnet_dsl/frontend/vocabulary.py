@@ -1,8 +1,8 @@
 """The op vocabulary: one table of the language's ops, their arguments, defaults, ranges, PyTorch forms
 and how each op's IR node is built.
 
-Lowering binds and checks arguments against it; highlighting, the importer, the generators and the docs
-read it too. Beside it: what other frameworks call our ops and arguments, and their ops we lack.
+Lowering binds and checks arguments against it; highlighting, `dslc graph`, the generators of
+`alexnet_dsl.testing` and the importer (which leaves out arguments equal to their default) read it too. Beside it: what other frameworks call our ops and arguments, and their ops we lack.
 
 Adding an op is one entry here (an elementwise activation is `_activation("name")`: `ir.Activation` with
 its kind, no new IR class), one shape rule (analysis, keyed by the IR node's type), one codegen entry
@@ -189,6 +189,13 @@ OPS: dict[str, OpSpec] = {
     "add": OpSpec((), {}, _node(ir.Add), variadic_refs=True),
     "concat": OpSpec((), {}, _node(ir.Concat), variadic_refs=True),
 }
+
+# The elementwise activations (`relu`, `tanh`, ...): the argument-free ops whose node is an `ir.Activation`.
+ACTIVATIONS = tuple(
+    op
+    for op, spec in OPS.items()
+    if not spec.params and isinstance(spec.build({}, {}, Span.point(1, 1)), ir.Activation)
+)
 
 
 # What other frameworks call dslc's ops and arguments: such a name is no typo of ours, so the edit

@@ -21,13 +21,13 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet_dsl._version import __version__
 from alexnet_dsl.analysis.result import Analysis
-from alexnet_dsl.backend.build import compile_spec
+from alexnet_dsl.backend.build import attached, compile_spec
 from alexnet_dsl.extras import EXPORT_NEEDS, needs, require
 from alexnet_dsl.files import atomic_write
 from alexnet_dsl.interop.errors import ExportError, first_line
@@ -103,22 +103,25 @@ class ExportResult:
 
 
 def export_onnx(
-    spec, path, weights=None, sizes: dict[str, int] | None = None, *, opset: int = OPSET
+    spec, path, weights=None, sizes: dict[str, int] | None = None, *, opset: int | None = None
 ) -> ExportResult:
     """Compile `spec` (a path, its text, or a checked `Analysis`) with the torch backend and write
     it to `path` as an ONNX model, checked with `onnx.checker`.
 
     weights: a path to a `torch.save`d state_dict, or a state_dict; the default is PyTorch's
         initialisation. sizes: values for symbolic input sizes (those become fixed sizes).
+        opset: the ONNX opset, from MIN_OPSET to the newest the installed onnx knows (`max_opset`); None
+        is OPSET.
 
     Raises `DslError` for a spec that does not check, `ExportError` when the weights do not fit or
     the export fails. Shape disagreements with ONNX do not raise: see `.disagreements`.
     """
+    opset = OPSET if opset is None else opset
     if not MIN_OPSET <= opset <= max_opset():
         raise ValueError(f"opset must be in {MIN_OPSET}..{max_opset()}, got {opset}")
     sizes = dict(sizes or {})
     model = compile_spec(spec, backend="torch", **sizes)
-    analysis: Analysis = model._dslc_analysis
+    analysis: Analysis = attached(model, "analysis")
     net = analysis.network
     assert net is not None
     if weights is not None:
@@ -332,17 +335,14 @@ def _layer_values(proto: onnx.ModelProto, model: nn.Module, analysis: Analysis) 
     """Layer name -> the ONNX value holding its output, found through the forward line of each node."""
     net = analysis.network
     assert net is not None
-    line_layer = model._dslc_layer_lines  # codegen's source map: line of `forward` -> layer
-    filename = sys.modules[type(model).__module__].__file__
-    where = re.compile(rf'File "{re.escape(filename or "")}", line (\d+), in forward')
+    line_layer = attached(model, "layer_lines")  # codegen's source map: line of `forward` -> layer
+    line_of_node = _forward_line_finder(sys.modules[type(model).__module__].__file__)
     produced: dict[int, list[str]] = {}
     line_of: dict[str, int] = {}
     for node in proto.graph.node:
-        trace = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.stack_trace"), "")
-        m = where.search(trace)
-        if m is None or int(m.group(1)) not in line_layer:
+        line = line_of_node(node)
+        if line not in line_layer:
             continue
-        line = int(m.group(1))
         for out in node.output:
             if out:
                 produced.setdefault(line, []).append(out)
@@ -350,13 +350,8 @@ def _layer_values(proto: onnx.ModelProto, model: nn.Module, analysis: Analysis) 
     read_elsewhere = {name for name in (o.name for o in proto.graph.output)}
     for node in proto.graph.node:
         for name in node.input:
-            if name in line_of:
-                trace = next(
-                    (p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.stack_trace"), ""
-                )
-                m = where.search(trace)
-                if m is None or int(m.group(1)) != line_of[name]:
-                    read_elsewhere.add(name)
+            if name in line_of and line_of_node(node) != line_of[name]:
+                read_elsewhere.add(name)
     # a line may also compute sizes (int64 scalars for a reshape, symbolic checks): keep tensors of
     # the layer's rank
     ranks = {i.layer.name: len(i.shape) for i in analysis.infos if i.shape is not None}
@@ -376,3 +371,16 @@ def _layer_values(proto: onnx.ModelProto, model: nn.Module, analysis: Analysis) 
     # the network's output is the graph's output, whatever became of the nodes' metadata
     values[net.output_layer] = proto.graph.output[0].name
     return values
+
+
+def _forward_line_finder(filename: str | None) -> Callable[[onnx.NodeProto], int | None]:
+    """node -> the line of the generated `forward` (in `filename`) it came from, from the stack trace the
+    exporter records in the node's metadata; None for a node from elsewhere."""
+    where = re.compile(rf'File "{re.escape(filename or "")}", line (\d+), in forward')
+
+    def line(node: onnx.NodeProto) -> int | None:
+        trace = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.stack_trace"), "")
+        m = where.search(trace)
+        return None if m is None else int(m.group(1))
+
+    return line

@@ -4,7 +4,8 @@ Every spatial size of a network with input `[N, 3, H, W]` is a monotone function
 built from steps `v -> floor((v + offset) / den)` (or ceil). Consecutive steps of the same kind
 fold into one, because floor((floor(y / m) + b) / n) = floor((y + b*m) / (m*n)) for integers, so
 AlexNet's pool5 height is simply `(H - 35) // 32`. A chain with denominators multiplying to P
-satisfies f(x + P) = f(x) + 1 exactly, which is what makes the solver in solve.py exact and cheap.
+satisfies f(x + P) = f(x) + 1 exactly, which is what makes the equations of analysis/equations.py
+exact and cheap to solve.
 
 Ceil-mode pooling gives the minimum of two chains; flatten gives products and concat sums, which
 only ever meet constants or equality constraints.

@@ -96,7 +96,7 @@ class Linear:
 
 @dataclass(frozen=True, slots=True)
 class Activation:
-    kind: str  # relu, tanh, sigmoid, softmax
+    kind: str  # its op's name in the language (`relu`, `tanh`, ...: frontend/vocabulary.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ class Concat:
 
 @dataclass(frozen=True, slots=True)
 class FusedConv:
-    """conv -> relu (-> lrn) run as one kernel; built by fuse.py, never written in a spec."""
+    """conv -> relu (-> lrn) run as one kernel; built by backend/fuse.py, never written in a spec."""
 
     conv: Conv
     relu: bool
@@ -144,7 +144,12 @@ Op = (
 
 
 def op_name(op: Op) -> str:
-    """The op's name in the language (`conv`, `maxpool`, `relu`, ...)."""
+    """The op's name in the language (`conv`, `maxpool`, `relu`, ...).
+
+    The vocabulary (frontend/vocabulary.py) is the table of names, but ir cannot import the frontend: the
+    ops whose name is not in a field are named again in `_OP_NAMES`, so a new IR class needs its entry
+    there too (`tests/frontend/test_lower.py` checks that every op of the vocabulary is named back).
+    """
     if isinstance(op, Pool):
         return f"{op.kind}pool"
     if isinstance(op, Activation):
@@ -193,14 +198,15 @@ class Layer:
     assertions: tuple[Assertion, ...] = ()
     instance: tuple[tuple[str, str, Span], ...] = ()  # (instance, block, call span), outermost first
     source_text: tuple[tuple[str, str], ...] = ()  # how numeric arguments were written
-    # The name as messages show it. `name` is unique, so a name written twice in one scope (an error,
-    # reported; the layer is still checked) gets a private suffix there; its display name is as written.
-    # None: `name` itself.
-    display_name: str = None  # type: ignore[assignment]
+    # The name as messages show it (`display_name`), None for `name` itself. `name` is unique, so a name
+    # written twice in one scope (an error, reported; the layer is still checked) gets a private suffix
+    # there, and is shown as written.
+    shown_as: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.display_name is None:
-            object.__setattr__(self, "display_name", self.name)
+    @property
+    def display_name(self) -> str:
+        """The layer's name as messages show it."""
+        return self.name if self.shown_as is None else self.shown_as
 
     def arg_span(self, name: str) -> Span:
         for key, span in self.arg_spans:

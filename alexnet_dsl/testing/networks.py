@@ -13,7 +13,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from alexnet_dsl.analysis.pipeline import check_text
-from alexnet_dsl.frontend.vocabulary import OPS
+from alexnet_dsl.frontend.vocabulary import ACTIVATIONS, OPS
 from alexnet_dsl.ir import expr as E
 
 Made = tuple[str, tuple[int, ...]]  # a layer's text and its (C, H, W) or (F,) shape
@@ -135,7 +135,7 @@ def _adaptive(draw, shape: tuple[int, ...]) -> Made:
 
 @st.composite
 def _same_shape(draw, shape: tuple[int, ...]) -> Made:
-    op = draw(st.sampled_from(["relu", "tanh", "sigmoid", "batchnorm", "dropout", "lrn", "softmax"]))
+    op = draw(st.sampled_from([*ACTIVATIONS, "batchnorm", "dropout", "lrn"]))
     if op == "dropout":
         return f"dropout({draw(st.sampled_from(['0', '0.25', '0.5']))})", shape
     if op == "lrn":
@@ -183,7 +183,7 @@ def _any_order(draw, b: _Builder, output: str) -> list[int]:
     made = list(b.order)
     for _ in range(draw(st.integers(0, 2))):  # side branches that feed nothing, read by no one
         source = draw(st.sampled_from(made))
-        b.add(draw(st.sampled_from(["relu", "tanh", "sigmoid"])), b.shapes[source], source)
+        b.add(draw(st.sampled_from(ACTIVATIONS)), b.shapes[source], source)
     others = [i for i in range(len(b.order)) if b.order[i] != output]
     return [*draw(st.permutations(others)), b.order.index(output)]
 

@@ -3,8 +3,6 @@ shape with the checker's prediction."""
 
 from __future__ import annotations
 
-import sys
-
 from alexnet_dsl.extras import needs
 from alexnet_dsl.ir import expr as E
 from alexnet_dsl.testing.inputs import analysis_of
@@ -19,18 +17,25 @@ def assert_shapes(
     with the checker's prediction. A spec runs on the `meta` device by default, where nothing is
     computed or allocated; a module runs where its parameters are, unless `device` says otherwise.
 
-    Raises AssertionError with a layer-by-layer table when any shape differs (or the input is not
-    one the network accepts).
+    Raises AssertionError with a layer-by-layer table when any shape differs (or the input's rank
+    is not the network's), and the network's own ValueError when it does not accept the input.
     """
     with needs("alexnet_dsl.testing.assert_shapes"):
         import torch
 
+    from alexnet_dsl.backend.build import attached, compile_spec
+
     if isinstance(spec_or_module, torch.nn.Module):
-        model, analysis, backend, device = _module(spec_or_module, device)
+        model, analysis = spec_or_module, attached(spec_or_module, "analysis")
+        if analysis is None:
+            raise TypeError("assert_shapes needs a spec or a module made by alexnet_dsl.compile")
+        device = device or next((str(p.device) for p in model.parameters()), "cpu")
+        model = model.to(device)
     else:
         device = device or "meta"
         analysis = analysis_of(spec_or_module)
-        model = _compile(analysis, backend, device)
+        with torch.device(device):
+            model = compile_spec(analysis, backend=backend, memory_budget=None)
     net = analysis.network
     assert net is not None
     if len(input_shape) != len(net.input_dims):
@@ -38,62 +43,39 @@ def assert_shapes(
             f"input shape {list(input_shape)} has rank {len(input_shape)}, the network "
             f"expects {len(net.input_dims)}: {list(net.input_dims)}"
         )
-    rows = _run(model.eval(), analysis, backend, input_shape, device)
+    rows = _run(model.eval(), analysis, input_shape, device)
     if any(bad for *_, bad in rows):
         raise AssertionError(_table(rows, input_shape))
 
 
-def _module(model, device: str | None):
-    """A module made by alexnet_dsl.compile: (it, on `device`; its analysis; its backend; the device)."""
-    analysis = getattr(model, "_dslc_analysis", None)
-    if analysis is None:
-        raise TypeError("assert_shapes needs a spec or a module made by alexnet_dsl.compile")
-    if device is None:
-        device = next((str(p.device) for p in model.parameters()), "cpu")
-    return model.to(device), analysis, model._dslc_backend, device
-
-
-def _compile(analysis, backend: str, device: str):
+def _run(model, analysis, input_shape: tuple[int, ...], device: str) -> list[Row]:
+    """`forward`'s statements as emitted (its source map), run one at a time; a row per layer, up to
+    the first that raises."""
     import torch
 
-    from alexnet_dsl.backend.build import compile_spec
+    from alexnet_dsl.backend.build import attached
+    from alexnet_dsl.backend.fuse import layer_shapes
+    from alexnet_dsl.backend.plan import network_for
+    from alexnet_dsl.backend.source_map import StatementFailed, run_forward
 
-    spec = analysis.source.text if analysis.source.path == "<string>" else analysis.source.path
-    with torch.device(device):
-        return compile_spec(spec, backend=backend, memory_budget=None)
-
-
-def _run(model, analysis, backend: str, input_shape: tuple[int, ...], device: str) -> list[Row]:
-    """Each statement of the forward pass, run in the generated module's namespace; a row per layer,
-    up to the first that raises."""
-    import torch
-
-    from alexnet_dsl.backend.names import input_arg
-    from alexnet_dsl.backend.plan import forward_plan, network_for
-
-    net = network_for(analysis, backend)
     sizes = {d: input_shape[i] for i, d in enumerate(analysis.network.input_dims) if isinstance(d, str)}
-    predicted = {i.layer.name: i.shape for i in analysis.infos}
-    for layer in net.layers:  # a fused layer has the shape of its last part
-        if layer.name not in predicted and hasattr(layer.op, "parts"):
-            predicted[layer.name] = predicted[layer.op.parts[-1]]
-    arg = input_arg(net)
-    namespace = sys.modules[type(model).__module__].__dict__
-    x = torch.empty(input_shape, device=device)
-    model._check_input(x)
-    env: dict = {"self": model, arg: x}
+    # the network as the module's backend runs it (`auto` where Triton cannot run: the torch backend's)
+    predicted = layer_shapes(analysis, network_for(analysis, attached(model, "backend")))
+
+    def wanted(layer: str) -> tuple[int, ...] | None:
+        dims = predicted.get(layer)
+        return None if dims is None else tuple(E.evaluate(d, sizes) for d in dims)
+
     rows: list[Row] = []
     with torch.no_grad():
-        for step in forward_plan(net, arg):
-            dims = predicted.get(step.layer)
-            want = None if dims is None else tuple(E.evaluate(d, sizes) for d in dims)
-            try:
-                exec(f"{step.out} = {step.code}", namespace, env)
-                got = tuple(env[step.out].shape)
-            except Exception as e:  # the layer itself failed: that is a difference too
-                rows.append((step.layer, str(want), f"raised {type(e).__name__}: {e}", True))
-                break
-            rows.append((step.layer, str(list(want)) if want else "?", str(list(got)), got != want))
+        try:
+            for statement, value in run_forward(model, torch.empty(input_shape, device=device)):
+                want, got = wanted(statement.layer), tuple(value.shape)
+                rows.append((statement.layer, str(list(want)) if want else "?", str(list(got)), got != want))
+        except StatementFailed as failed:  # the layer itself failed: that is a difference too
+            e = failed.__cause__
+            layer = failed.statement.layer
+            rows.append((layer, str(wanted(layer)), f"raised {type(e).__name__}: {e}", True))
     return rows
 
 

@@ -19,10 +19,10 @@ from alexnet_dsl.tools.tables import (
     LAYER_COLUMNS,
     activation_total,
     diagnostic_counts,
-    format_bytes,
     format_count,
     layer_rows,
 )
+from alexnet_dsl.units import format_bytes
 
 _CSS = """
 :root { color-scheme: light; }

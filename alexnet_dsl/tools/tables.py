@@ -1,31 +1,17 @@
 """The layer table of `dslc summary` (and the short listing of `dslc check`), and the figures that
-`dslc report` shows too: one home for how a count, a size in bytes and a layer's row read."""
+`dslc report` shows too: one home for how a count and a layer's row read (sizes in bytes: `units.py`)."""
 
 from __future__ import annotations
 
 from alexnet_dsl import ir
 from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.analysis.shapes import input_shape, show_shape
+from alexnet_dsl.units import format_bytes
 
 
 def format_count(x: int | None) -> str:
     """`60,965,224`; `?` when unknown."""
     return "?" if x is None else f"{x:,}"
-
-
-def format_bytes(n: int | None) -> str:
-    """`7.4 MiB`, `512 B`; `?` when unknown.
-
-    >>> format_bytes(7_759_872), format_bytes(512), format_bytes(None)
-    ('7.4 MiB', '512 B', '?')
-    """
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
 
 
 def activation_total(a: Analysis) -> int | None:

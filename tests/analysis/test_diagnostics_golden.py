@@ -196,18 +196,19 @@ def test_adaptive_pool_warning_says_which_way_it_resizes(size, output, words):
 
 
 def test_memory_budget_in_units_that_fit_and_no_negative_budget():
-    from alexnet_dsl.backend.budget import budget_bytes, check_budget, human_bytes
+    from alexnet_dsl.backend.budget import budget_bytes, check_budget
     from alexnet_dsl.diagnostics import DslError
+    from alexnet_dsl.units import format_bytes
 
     assert budget_bytes("1M") == 2**20 and budget_bytes(None) is None and budget_bytes(1.5e3) == 1500
-    assert [human_bytes(n) for n in (512, 2**20, 3 * 2**30 // 2)] == ["512 bytes", "1.00 MiB", "1.50 GiB"]
+    assert [format_bytes(n) for n in (512, 2**20, 3 * 2**30 // 2)] == ["512 B", "1.0 MiB", "1.5 GiB"]
     for wrong in (-1, "-1", float("nan"), True, "１M"):
         with pytest.raises(ValueError, match="budget"):
             budget_bytes(wrong)
     analysis = check_text("network T(x: [N, 3, 32, 32]) {\n    conv(64, kernel=3)\n}\n")
     with pytest.raises(DslError) as err:
         check_budget(analysis, budget_bytes("1K"))
-    assert "over the budget of 1.00 KiB" in str(err.value) and "0.00" not in str(err.value)
+    assert "over the budget of 1.0 KiB" in str(err.value) and " 0.0" not in str(err.value)
 
 
 # ---------------------------------------------------------------------------- the choice after a failed assertion
@@ -403,14 +404,15 @@ def test_coupled_symbols_note_reads_as_a_sentence():
 
 
 def test_memory_budget_numbers_and_strings_alike_and_no_fraction_of_a_byte(monkeypatch):
-    from alexnet_dsl.backend.budget import budget_bytes, default_budget, human_bytes
+    from alexnet_dsl.backend.budget import budget_bytes, default_budget
+    from alexnet_dsl.units import format_bytes
 
     assert budget_bytes("1e9") == budget_bytes(1e9) == 10**9
     assert budget_bytes("1.5G") == budget_bytes(1.5 * 2**30) and budget_bytes(1024.5) == 1024
     for fraction in (1.5, "1.5", 0.5):
         with pytest.raises(ValueError, match="1.5G|0.5G"):
             budget_bytes(fraction)
-    assert human_bytes(1) == "1 byte"
+    assert format_bytes(1) == "1 B"
     monkeypatch.setenv("DSLC_MEMORY_BUDGET", "-1")
     with pytest.raises(ValueError, match="DSLC_MEMORY_BUDGET='-1'"):
         default_budget()

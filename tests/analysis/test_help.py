@@ -282,13 +282,13 @@ def test_bound_sizes_get_the_values_that_work_with_the_others():
 
 
 def test_rewrites_are_verified_within_a_budget_that_keeps_big_specs_linear(monkeypatch):
-    import alexnet_dsl.analysis.pipeline as analysis
+    import alexnet_dsl.analysis.pipeline as pipeline
     import alexnet_dsl.analysis.verify as verify
 
     calls = []
-    real = analysis._check
+    real = pipeline._check
     monkeypatch.setattr(
-        analysis, "_check", lambda source, **kw: calls.append(len(source.text)) or real(source, **kw)
+        pipeline, "_check", lambda source, **kw: calls.append(len(source.text)) or real(source, **kw)
     )
     line = "    lrn(size=5, alpha=10e-4)\n"
     text = "network Big(x: [N, 4, 8, 8]) {\n" + line * 2_000 + "}\n"

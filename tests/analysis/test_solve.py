@@ -12,9 +12,9 @@ from profiles import scaled
 from written_sizes import superset_noted, write_in
 
 from alexnet_dsl.analysis.bivariate import coupled_equal, joint_equalities, periodic_projection
+from alexnet_dsl.analysis.equations import canonical, divisible, equal
 from alexnet_dsl.analysis.intsets import EMPTY, IntSet
 from alexnet_dsl.analysis.pipeline import check_text
-from alexnet_dsl.analysis.solve import canonical, divisible, equal
 from alexnet_dsl.ir import expr as E
 from alexnet_dsl.tools.tables import summary_text
 

@@ -546,6 +546,7 @@ def test_module_attrs_are_what_nn_module_has():
         "dslc_analysis",
         "dslc_source",
         "dslc_backend",
+        "dslc_layer_lines",
         "x",
         "F",
         "conv",
@@ -585,6 +586,7 @@ def test_a_layer_keeps_its_name_unless_nn_module_or_python_cannot_take_it(name):
         model.reset_parameters_paper()
     if not name.startswith("dslc_"):
         assert model.dslc_analysis is model._dslc_analysis
+        assert model.dslc_layer_lines is model._dslc_layer_lines
 
 
 def test_an_input_named_x_keeps_its_name_and_its_value():
@@ -685,6 +687,6 @@ def test_dslc_compile_and_alexnet_dsl_compile_agree_on_the_memory_budget(
         with pytest.raises(DslError, match="E0312") as refused:
             alexnet_dsl.compile(spec, backend="torch")
         needs = re.search(r"needs about ([0-9.]+ \w+)", str(refused.value)).group(1)
-        assert f"needs about {needs}, over this machine's budget of 1.00 MiB" in err
+        assert f"needs about {needs}, over this machine's budget of 1.0 MiB" in err
     else:
         assert alexnet_dsl.compile(spec, backend="torch") is not None

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
+import alexnet_dsl
 from alexnet_dsl.analysis.pipeline import check_file, check_text
-from alexnet_dsl.backend.build import instantiate
-from alexnet_dsl.backend.codegen import Generated, generate, render
-from alexnet_dsl.backend.names import attr_path, class_name, input_arg
+from alexnet_dsl.backend.build import attached, instantiate
+from alexnet_dsl.backend.codegen import generate, generate_module
+from alexnet_dsl.backend.fuse import layer_shapes
+from alexnet_dsl.backend.names import TOP_NAMES, attr_path, class_name, rename_own_names
+from alexnet_dsl.backend.op_code import OP_CODE
 from alexnet_dsl.backend.plan import network_for
+from alexnet_dsl.backend.prelude import HELPERS, located
+from alexnet_dsl.backend.source_map import StatementFailed, read_forward, run_forward
 
 ROOT = Path(__file__).parents[2]
 GOLDEN = ROOT / "tests" / "data" / "generated"
@@ -75,61 +78,63 @@ def _analysis(name: str):
 
 @pytest.mark.parametrize(("name", "backend"), MAPPED)
 def test_each_mapped_line_computes_its_layer(name: str, backend: str):
-    """Run `forward` a line at a time: each line the map names is the one that calls the layer's submodule
-    (hooks), its value has the layer's predicted shape, and together with the lines before them they
-    compute what `model(x)` returns."""
+    """Run `forward` a line at a time (`source_map.run_forward`): each line the map names is the one that calls
+    the layer's submodule (hooks), its value has the layer's predicted shape, and together with the lines
+    before them they compute what `model(x)` returns."""
     analysis = _analysis(name)
-    generated = render(analysis, backend=backend)
+    generated = generate_module(analysis, backend=backend)
     net = network_for(analysis, backend)
     assert sorted(generated.layer_lines.values()) == sorted(layer.name for layer in net.layers)
     model = instantiate(generated.source, class_name(net.name), f"{name}.net")().eval()
-    predicted = {i.layer.name: i.shape for i in analysis.infos}
-    for layer in net.layers:
-        if hasattr(layer.op, "parts"):  # a fused group computes its last layer's value
-            predicted[layer.name] = predicted[layer.op.parts[-1]]
+    predicted = layer_shapes(analysis, net)
+    leaves = {attr_path(layer) for layer in generated.layer_lines.values()}
+    called: list[str] = []  # the layers' submodules called since the last statement
+    for module_name, module in model.named_modules():
+        if module_name in leaves:
+            module.register_forward_hook(lambda *_, module_name=module_name: called.append(module_name))
+    forward = read_forward(generated.source, generated.layer_lines)
     x = torch.randn(1, *net.input_dims[1:])
-    values, calls, out = run_line_by_line(model, generated, {"self": model, input_arg(net): x})
-    for number, value in values.items():
-        layer = generated.layer_lines[number]
-        assert tuple(value.shape) == (1, *predicted[layer][1:]), (number, layer)
-    assert calls and all(attr_path(generated.layer_lines[number]) == module for number, module in calls), (
-        calls
-    )
+    calls, out = [], None
     with torch.no_grad():
+        for statement, value in run_forward(model, x, forward):
+            assert generated.layer_lines[statement.line] == statement.layer
+            assert tuple(value.shape) == (1, *predicted[statement.layer][1:]), statement
+            calls += [(statement.layer, module) for module in called]
+            called.clear()
+            if statement.target == forward.returned:  # no later statement overwrites the output
+                out = value
+        assert calls and all(attr_path(layer) == module for layer, module in calls), calls
         assert torch.equal(out, model(x))
 
 
-def run_line_by_line(model: torch.nn.Module, generated: Generated, env: dict):
-    """Run the mapped lines of `forward` one at a time, after the lines before them (the input check and
-    conversion): each mapped line's value, the submodules each line called, and the value returned."""
-    lines = generated.source.split("\n")
-    first, last = min(generated.layer_lines), max(generated.layer_lines)
-    assert lines[last].startswith("        return ")
-    calls: list[tuple[int, str]] = []  # (line being run, submodule called)
-    running = [0]
-    for name, module in model.named_modules():
-        module.register_forward_hook(lambda *_, name=name: calls.append((running[0], name)))
-    namespace = vars(sys.modules[type(model).__module__])
-    forward = next(i for i, line in enumerate(lines) if line.startswith("    def forward("))
-    values = {}
-    with torch.no_grad():
-        exec(textwrap.dedent("\n".join(lines[forward + 1 : first - 1])), namespace, env)
-        for number in range(first, last + 1):
-            running[0] = number
-            statement = lines[number - 1].split("  #")[0].strip()
-            exec(statement, namespace, env)
-            values[number] = env[statement.split(" = ")[0]]
-    leaves = {attr_path(name) for name in generated.layer_lines.values()}
-    return values, [c for c in calls if c[1] in leaves], env[lines[last].split("return ")[1]]
-
-
 def test_the_map_is_attached_to_compiled_modules():
-    import alexnet_dsl
-
     model = alexnet_dsl.compile(RENAMED, backend="torch", memory_budget=None)
-    assert model._dslc_layer_lines == render(model._dslc_analysis, backend="torch").layer_lines
-    lines = model._dslc_source.split("\n")
-    assert lines[min(model._dslc_layer_lines) - 1] == "        x_torch = self.torch(x)  # (N, 4, 8, 8)"
+    assert model.dslc_layer_lines == generate_module(model.dslc_analysis, backend="torch").layer_lines
+    assert attached(model, "layer_lines") is model.dslc_layer_lines is model._dslc_layer_lines
+    lines = model.dslc_source.split("\n")
+    assert lines[min(model.dslc_layer_lines) - 1] == "        x_torch = self.torch(x)  # (N, 4, 8, 8)"
+
+
+def test_the_source_map_reads_forward_as_emitted():
+    """In a network named `F` the file calls its own `F` as `_F`: the statements are the emitted lines."""
+    generated = generate_module(check_text(RENAMED, "F.net"), backend="torch")
+    forward = read_forward(generated.source, generated.layer_lines)
+    assert (
+        forward.arg == "x"
+        and forward.prologue == "self._check_input(x)\nx = x.contiguous(memory_format=torch.channels_last)"
+    )
+    by_layer = {s.layer: s for s in forward.statements}
+    assert by_layer["relu1"].text == "x_relu1 = _F.relu(x_torch)" and by_layer["relu1"].target == "x_relu1"
+    assert by_layer["side"].target == "_" and forward.returned == "x"
+    assert [s.line for s in forward.statements] == sorted(generated.layer_lines)
+
+
+def test_a_failing_statement_is_named():
+    model = alexnet_dsl.compile("network T(x: [N, 3, 8, 8]) {\n    c: conv(4, kernel=3)\n    relu\n}\n")
+    model.c = torch.nn.Linear(2, 2)
+    with pytest.raises(StatementFailed, match="`c`") as failed:
+        list(run_forward(model, torch.randn(1, 3, 8, 8)))
+    assert failed.value.statement.layer == "c" and isinstance(failed.value.__cause__, RuntimeError)
 
 
 # ---------------------------------------------------------------------------- the runtime, verbatim
@@ -164,6 +169,42 @@ def test_the_prelude_is_the_runtime_files_regions_byte_for_byte(spec: str, backe
     prelude = source.rsplit("\n\n\nclass ", 1)[0].split("\n\n\n", 1)[1]  # after the imports, before the class
     located = [region.split(":") if ":" in region else ("torch_ops.py", region) for region in regions]
     assert prelude == "\n\n\n".join(runtime_regions(file)[name] for file, name in located)
+
+
+CLASHING = """network NAME(x: [N, 3, H, W]) {
+    c: conv(4, kernel=3)
+    relu
+    lrn(size=3)
+    adaptive_avgpool(2)
+    flatten
+    fc: linear(5)
+}
+"""
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton", "auto"])
+@pytest.mark.parametrize("name", sorted(TOP_NAMES - {"annotations"}))
+def test_the_prelude_of_a_network_named_like_an_import_renames_only_that_import(name: str, backend: str):
+    """The one exception to "verbatim" (prelude.py): in `network F` the file imports its own `F` as `_F`, and
+    the regions' uses of it are renamed with the rest of the file; nothing else changes."""
+    source = generate(check_text(CLASHING.replace("NAME", name), f"{name}.net"), backend=backend)
+    prelude = source.rsplit("\n\n\nclass ", 1)[0].split("\n\n\n", 1)[1]
+    fused = [] if backend == "torch" else ["plain_module"]
+    own = [] if backend == "torch" else [(f"{backend}_ops.py", "conv_relu_lrn")]
+    names = [*LRN, *fused, "onednn_linear", "fast_call"]
+    located = [*(("torch_ops.py", n) for n in names), *own, ("torch_ops.py", "admissible")]
+    verbatim = "\n\n\n".join(runtime_regions(file)[region] for file, region in located)
+    assert prelude == rename_own_names(verbatim, {name})
+    assert (prelude == verbatim) == (re.search(rf"\b{name}\b", verbatim) is None)  # renamed where used
+
+
+def test_every_helper_generated_code_calls_is_in_the_helpers_table():
+    """`OpCode.helper` is a key of `prelude.HELPERS`, and each region the table names is in the runtime."""
+    used = {entry.helper for entry in OP_CODE.values() if entry.helper}
+    assert used <= HELPERS.keys() and used | {"admissible"} == HELPERS.keys()
+    for backend in ("triton", "auto"):
+        for file, region in (located(r, backend) for regions in HELPERS.values() for r in regions):
+            assert region in runtime_regions(file), (file, region)
 
 
 def test_every_runtime_region_is_emitted_somewhere():

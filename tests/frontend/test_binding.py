@@ -14,9 +14,9 @@ from alexnet_dsl.source import Source, Span
 def _call(text: str) -> tuple[syntax.Call, Source]:
     """The call on the one line of a network's body."""
     source = Source("t.net", f"network T(x: [N, 3, 32, 32]) {{\n    {text}\n}}\n")
-    tree, diags = parse(source)
+    file, diags = parse(source)
     assert not diags, diags
-    return tree.networks[0].body[0].call, source
+    return file.networks[0].body[0].call, source
 
 
 def _op(text: str, env: dict | None = None):
@@ -132,11 +132,11 @@ def test_kinds_and_ranges():
 
 
 def _block(header: str) -> syntax.Block:
-    tree, diags = parse(
+    file, diags = parse(
         Source("t.net", f"block {header} {{\n    relu\n}}\nnetwork T(x: [N, 4]) {{\n    relu\n}}\n")
     )
     assert not diags
-    return tree.blocks[0]
+    return file.blocks[0]
 
 
 def test_block_defaults_and_keywords():

@@ -4,7 +4,9 @@ PyTorch is slow on the CPU.
 Codegen copies the regions below verbatim (`backend/prelude.py`): each `# emit: NAME` line starts one, the next
 marker ends it, and a generated file contains the regions its layers need. So this is the code as generated files
 have it: torch as `torch`, `F` and `nn`, helpers named with a leading `_` (no layer's Python name can be one),
-nothing imported but torch. Tests, benchmarks and hand-written modules use the public names at the end.
+nothing imported but torch. (The one exception: in a network named like an import, `network F`, the file imports
+that one as `_F`, and its uses here become `_F.pad`; see `backend/prelude.py`.) Tests, benchmarks and hand-written
+modules use the public names at the end.
 
 Every function here is differentiable, works on any device and under `torch.compile(fullgraph=True)` and
 `torch.export`; each takes its fast path by itself when no gradient is needed (eval under `torch.no_grad` /
@@ -285,7 +287,8 @@ def _fast_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 # emit: admissible
-def _admissible(size: int, sets) -> bool:
+def _admissible(size: int, sets: tuple[tuple[tuple[int, int | None], ...], int, tuple[int, ...]]) -> bool:
+    """Whether `size` is in `sets`: ranges ((lo, hi or None for no bound), ...), a modulus, its residues."""
     ranges, mod, residues = sets
     in_range = any(lo <= size and (hi is None or size <= hi) for lo, hi in ranges)
     return in_range and size % mod in residues

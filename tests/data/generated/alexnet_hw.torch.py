@@ -187,7 +187,8 @@ def _fast_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return module(x)
 
 
-def _admissible(size: int, sets) -> bool:
+def _admissible(size: int, sets: tuple[tuple[tuple[int, int | None], ...], int, tuple[int, ...]]) -> bool:
+    """Whether `size` is in `sets`: ranges ((lo, hi or None for no bound), ...), a modulus, its residues."""
     ranges, mod, residues = sets
     in_range = any(lo <= size and (hi is None or size <= hi) for lo, hi in ranges)
     return in_range and size % mod in residues
