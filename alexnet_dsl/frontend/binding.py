@@ -228,15 +228,20 @@ def bind_block(
     names = [p.name.text for p in block.params]
     b = bind(call.args, names, names, env)
     diags: list[Diagnostic] = []
+    extra = [m.value for m in b.of_kind("extra")]
+    if extra:  # one error for all, as for an op
+        n = len(names)
+        takes = f"{n} argument" + ("s" if n != 1 else "") + (f" (`{'`, `'.join(names)}`)" if n else "")
+        at = extra[0].span.join(extra[-1].span)
+        diags.append(error("E0106", f"block `{name}` takes {takes}", at, label=f"{len(extra)} too many"))
     for m in b.mistakes:
-        if m.kind == "extra":
-            diags.append(error("E0106", f"block `{name}` takes {len(names)} argument(s)", m.value.span))
-        elif m.kind == "unknown":
+        if m.kind == "unknown":
             at = m.arg.key.span  # type: ignore[union-attr]
             message = f"block `{name}` has no parameter `{m.key}`"
             diags.append(error("E0102", message, at, rewrites=suggest.rename(m.key, at, names)))
-        else:
-            diags.append(error("E0106", f"`{m.key}` is given twice", m.value.span))
+        elif m.kind == "twice":
+            first = Related("first given here", m.first.span)  # type: ignore[union-attr]
+            diags.append(error("E0106", f"`{m.key}` is given twice", m.value.span, related=(first,)))
     bound: dict[str, Value] = {}
     for p in block.params:
         key = p.name.text

@@ -151,10 +151,16 @@ def test_block_mistakes():
     env, diags = bind_block(_block("B(f)"), call, {})
     assert env is None
     assert [(d.code, d.message) for d in diags] == [
-        ("E0106", "block `B` takes 1 argument(s)"),
+        ("E0106", "block `B` takes 1 argument (`f`)"),
         ("E0106", "`f` is given twice"),
         ("E0102", "block `B` has no parameter `z`"),
     ]
+    assert diags[1].related[0].span.col == 7  # the first `f` is the positional 1
+    call, _ = _call("B(1, 2, 3)")
+    env, diags = bind_block(_block("B(f)"), call, {})
+    (d,) = diags  # one mistake, one error: the two values too many, as one span
+    assert (d.code, d.message, d.label) == ("E0106", "block `B` takes 1 argument (`f`)", "2 too many")
+    assert (d.span.col, d.span.end_col) == (10, 14)  # from `2` to `3`
     call, _ = _call("B()")
     env, diags = bind_block(_block("B(f, g)"), call, {})
     assert [(d.code, d.message) for d in diags] == [
