@@ -638,3 +638,12 @@ def test_a_long_module_is_reported_unless_it_is_a_triton_kernel_file(tmp_path):
         f"{Path('pkg', 'kernels', 'reference.py')}: {MAX_LINES + 1} lines (at most {MAX_LINES})",
         f"{Path('pkg', 'tools', 'long.py')}: {MAX_LINES + 1} lines (at most {MAX_LINES})",
     ]
+
+
+def test_layout_stats_script_lists_every_folder():
+    """scripts/layout_stats.py (the numbers of docs/architecture.md's layout) runs and counts every folder."""
+    script = ROOT / "scripts" / "layout_stats.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    folders = {p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")} - {"."}
+    for folder in folders:
+        assert f"| `{folder}` |" in out, folder
