@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from profiles import scaled
-from torch_oracle import ACTIVATIONS, run_meta
+from torch_oracle import activation, run_meta
 
 import alexnet_dsl
 from alexnet_dsl import ir
@@ -68,7 +68,7 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
         if isinstance(op, ir.Linear):
             return F.linear(x, p["weight"], p.get("bias"))
         if isinstance(op, ir.Activation):
-            return ACTIVATIONS[op.kind](x)
+            return activation(op)(x)
         if isinstance(op, ir.Add):
             return torch.stack(xs).sum(0)
         if isinstance(op, ir.Concat):

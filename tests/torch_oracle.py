@@ -17,7 +17,21 @@ ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "softmax": lambda t: F.softmax(t, dim=1),
     "identity": lambda t: t,
+    "relu6": F.relu6,
+    "leaky_relu": lambda t, slope: F.leaky_relu(t, slope),
+    "elu": lambda t, alpha: F.elu(t, alpha),
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "mish": F.mish,
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
 }
+
+
+def activation(op: ir.Activation):
+    """The activation `op` as a function of a tensor, its arguments bound."""
+    fn, params = ACTIVATIONS[op.kind], dict(op.params)
+    return lambda t: fn(t, **params)
 
 
 class _Elementwise(nn.Module):
@@ -53,7 +67,7 @@ def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
     if isinstance(op, ir.Linear):
         return nn.Linear(in_shape[-1], op.features, op.bias)
     if isinstance(op, ir.Activation):
-        return _Elementwise(ACTIVATIONS[op.kind])
+        return _Elementwise(activation(op))
     return None
 
 

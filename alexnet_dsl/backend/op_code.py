@@ -102,12 +102,25 @@ def _lrn_call(c: Call) -> str:
     return f"_lrn({c.x}, {op.size}, {op.alpha!r}, {op.beta!r}, {op.k!r}{extra})"
 
 
+def _param(c: Call, key: str) -> str:
+    """An activation's argument as a Python literal."""
+    return repr(dict(c.op.params)[key])
+
+
 ACTIVATIONS: dict[str, Callable[[Call], str]] = {
     "relu": lambda c: f"F.relu({c.x}, inplace=True)" if c.inplace else f"F.relu({c.x})",
     "tanh": lambda c: f"torch.tanh({c.x})",
     "sigmoid": lambda c: f"torch.sigmoid({c.x})",
     "softmax": lambda c: f"F.softmax({c.x}, dim=1)",
     "identity": lambda c: c.x,
+    "relu6": lambda c: f"F.relu6({c.x})",
+    "leaky_relu": lambda c: f"F.leaky_relu({c.x}, {_param(c, 'slope')})",
+    "elu": lambda c: f"F.elu({c.x}, {_param(c, 'alpha')})",
+    "gelu": lambda c: f"F.gelu({c.x})",
+    "silu": lambda c: f"F.silu({c.x})",
+    "mish": lambda c: f"F.mish({c.x})",
+    "hardswish": lambda c: f"F.hardswish({c.x})",
+    "hardsigmoid": lambda c: f"F.hardsigmoid({c.x})",
 }
 
 OP_CODE: dict[type, OpCode] = {

@@ -74,9 +74,9 @@ def _node(cls: type, *keys: str) -> Build:
     return lambda v, spans, at: cls(*(v[k] for k in keys))
 
 
-def _activation(kind: str) -> Build:
-    """An elementwise activation: one IR node for all, told apart by its kind."""
-    return lambda v, spans, at: ir.Activation(kind)
+def _activation(kind: str, *keys: str) -> Build:
+    """An elementwise activation: one IR node for all, told apart by its kind (and its arguments `keys`)."""
+    return lambda v, spans, at: ir.Activation(kind, tuple((k, float(v[k])) for k in keys))
 
 
 def _pool(kind: str) -> Build:
@@ -186,6 +186,16 @@ OPS: dict[str, OpSpec] = {
     "sigmoid": OpSpec((), {}, _activation("sigmoid")),
     "softmax": OpSpec((), {}, _activation("softmax")),
     "identity": OpSpec((), {}, _activation("identity")),
+    "relu6": OpSpec((), {}, _activation("relu6")),
+    "leaky_relu": OpSpec(
+        ("slope",), {"slope": Param("float", 0.01, lo=0)}, _activation("leaky_relu", "slope")
+    ),
+    "elu": OpSpec(("alpha",), {"alpha": Param("float", 1.0, lo=0)}, _activation("elu", "alpha")),
+    "gelu": OpSpec((), {}, _activation("gelu")),
+    "silu": OpSpec((), {}, _activation("silu")),
+    "mish": OpSpec((), {}, _activation("mish")),
+    "hardswish": OpSpec((), {}, _activation("hardswish")),
+    "hardsigmoid": OpSpec((), {}, _activation("hardsigmoid")),
     "add": OpSpec((), {}, _node(ir.Add), variadic_refs=True),
     "concat": OpSpec((), {}, _node(ir.Concat), variadic_refs=True),
 }
@@ -203,6 +213,10 @@ ACTIVATIONS = tuple(
 OP_ALIASES = {
     "dense": "linear",
     "fc": "linear",
+    "swish": "silu",
+    "leakyrelu": "leaky_relu",
+    "hard_swish": "hardswish",
+    "hard_sigmoid": "hardsigmoid",
     "fully_connected": "linear",
     "conv2d": "conv",
     "convolution": "conv",
@@ -226,6 +240,8 @@ OP_ALIASES = {
     "cat": "concat",
 }
 ARG_ALIASES = {  # (op, their name) -> (ours, where theirs comes from)
+    ("leaky_relu", "negative_slope"): ("slope", "PyTorch's `negative_slope` is dslc's `slope`"),
+    ("leaky_relu", "alpha"): ("slope", "Keras's and ONNX's `alpha` of a leaky ReLU is dslc's `slope`"),
     ("lrn", "bias"): ("k", "ONNX's and TensorFlow's `bias` is dslc's `k`"),
     ("lrn", "local_size"): ("size", "Caffe's `local_size` is dslc's `size`"),
     ("conv", "kernel_size"): ("kernel", "PyTorch's `kernel_size` is dslc's `kernel`"),
@@ -272,22 +288,13 @@ INFERRED_ARGS = {
 # lowercase without `_` and without a trailing `1d`/`2d`/`3d`.
 MISSING_OPS = frozenset(
     {
-        "gelu",
-        "leakyrelu",
         "logsoftmax",
         "softmin",
-        "silu",
-        "swish",
-        "elu",
         "selu",
         "celu",
-        "relu6",
         "prelu",
         "rrelu",
-        "hardswish",
-        "hardsigmoid",
         "hardtanh",
-        "mish",
         "softplus",
         "softsign",
         "tanhshrink",

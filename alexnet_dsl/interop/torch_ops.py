@@ -159,6 +159,12 @@ def _softmax(dim, rank: int, dtype=None) -> str:
     return op_call("softmax")
 
 
+def _gelu(approximate: str) -> str:
+    if approximate != "none":
+        raise Untranslatable(f"gelu with approximate={approximate!r} (the language's gelu is the exact one)")
+    return op_call("gelu")
+
+
 # ---------------------------------------------------------------------------- modules, functions, methods
 
 # each maker takes the module (or the bound arguments) and the input's shape; None is the identity
@@ -181,6 +187,14 @@ _MODULES: dict[type, Callable[[nn.Module, tuple], str | None]] = {
     nn.Tanh: lambda m, s: op_call("tanh"),
     nn.Sigmoid: lambda m, s: op_call("sigmoid"),
     nn.Softmax: lambda m, s: _softmax(m.dim, len(s)),
+    nn.ReLU6: lambda m, s: op_call("relu6"),
+    nn.LeakyReLU: lambda m, s: op_call("leaky_relu", slope=m.negative_slope),
+    nn.ELU: lambda m, s: op_call("elu", alpha=m.alpha),
+    nn.GELU: lambda m, s: _gelu(m.approximate),
+    nn.SiLU: lambda m, s: op_call("silu"),
+    nn.Mish: lambda m, s: op_call("mish"),
+    nn.Hardswish: lambda m, s: op_call("hardswish"),
+    nn.Hardsigmoid: lambda m, s: op_call("hardsigmoid"),
     nn.Identity: lambda m, s: None,
 }
 
@@ -201,6 +215,18 @@ def _function(targets: Sequence[Callable], params: _Signature):
 
 _function([F.relu, torch.relu], (("input", _NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("relu"))
 _function([torch.tanh, F.tanh], (("input", _NO_DEFAULT),))(lambda a, s: op_call("tanh"))
+_function([F.relu6], (("input", _NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("relu6"))
+_function([F.leaky_relu], (("input", _NO_DEFAULT), ("negative_slope", 0.01), ("inplace", False)))(
+    lambda a, s: op_call("leaky_relu", slope=a["negative_slope"])
+)
+_function([F.elu], (("input", _NO_DEFAULT), ("alpha", 1.0), ("inplace", False)))(
+    lambda a, s: op_call("elu", alpha=a["alpha"])
+)
+_function([F.gelu], (("input", _NO_DEFAULT), ("approximate", "none")))(lambda a, s: _gelu(a["approximate"]))
+_function([F.silu], (("input", _NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("silu"))
+_function([F.mish], (("input", _NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("mish"))
+_function([F.hardswish], (("input", _NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("hardswish"))
+_function([F.hardsigmoid], (("input", _NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("hardsigmoid"))
 _function([torch.sigmoid, F.sigmoid], (("input", _NO_DEFAULT),))(lambda a, s: op_call("sigmoid"))
 _function(
     [F.softmax, torch.softmax],

@@ -96,7 +96,11 @@ class Linear:
 
 @dataclass(frozen=True, slots=True)
 class Activation:
+    """An elementwise activation, told apart by its kind; the few with an argument carry it in `params`
+    (`leaky_relu`'s slope, `elu`'s alpha)."""
+
     kind: str  # its op's name in the language (`relu`, `tanh`, ...: frontend/vocabulary.py)
+    params: tuple[tuple[str, float], ...] = ()  # (argument, value), in the op's order
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,15 @@ def _batchnorm_arguments(layer: ir.Layer) -> list[str]:
     return [f"{arg} {_number(layer, arg)}" for arg in ("eps", "momentum") if not _is_default(layer.op, arg)]
 
 
+def _activation_arguments(layer: ir.Layer) -> list[str]:
+    """`leaky_relu`'s slope, `elu`'s alpha: when not the default."""
+    spec = OPS[layer.op.kind]
+    written = (layer.written(k) or f"{v:g}" for k, v in layer.op.params)
+    return [f"{k} {w}" for (k, v), w in zip(layer.op.params, written) if v != spec.params[k].default]
+
+
 _ARGUMENTS = {
+    ir.Activation: _activation_arguments,
     ir.Conv: _conv_arguments,
     ir.Pool: _pool_arguments,
     ir.AdaptiveAvgPool: lambda layer: [f"output {_pair(layer.op.output)}"],

@@ -267,20 +267,20 @@ def test_unsupported_ops_are_all_listed():
         def __init__(self) -> None:
             super().__init__()
             self.conv = nn.Conv2d(3, 8, 3)
-            self.act = nn.GELU()
+            self.act = nn.Softplus()
             self.up = nn.Upsample(scale_factor=2)
 
         def forward(self, x):
             x = self.up(self.act(self.conv(x)))
-            return F.leaky_relu(x) * 2
+            return F.selu(x) * 2
 
     with pytest.raises(UnsupportedModule) as info:
         from_torch(Odd(), (1, 3, 16, 16))
     items = info.value.unsupported
     assert len(items) == 4, items
-    assert items[0] == "`act` (torch.nn.GELU): no such op in the language"
+    assert items[0] == "`act` (torch.nn.Softplus): no such op in the language"
     assert items[1] == "`up` (torch.nn.Upsample): no such op in the language"
-    assert items[2].startswith("`leaky_relu` (torch.nn.functional.leaky_relu)")
+    assert items[2].startswith("`selu` (torch.nn.functional.selu)")
     assert items[3].startswith("`mul` (operator.mul)")
     assert isinstance(info.value, ImportError)
 
@@ -331,13 +331,13 @@ def models_module(tmp_path, monkeypatch):
 
         instance = small()
 
-        class Gelu(nn.Module):
+        class Softplus(nn.Module):
             def __init__(self):
                 super().__init__()
                 self.conv = nn.Conv2d(3, 8, 3)
 
             def forward(self, x):
-                return F.gelu(self.conv(x)) + F.silu(self.conv(x))
+                return F.softplus(self.conv(x)) + F.selu(self.conv(x))
     """)
     )
     monkeypatch.chdir(tmp_path)
@@ -385,12 +385,12 @@ def test_cli_import_of_an_instance_and_of_a_saved_module(models_module, tmp_path
 
 
 def test_cli_import_unsupported_gives_one_error_line_per_op(models_module, capsys):
-    assert main(["import", f"{models_module}:Gelu", "--input-shape", "1,3,16,16"]) == 1
+    assert main(["import", f"{models_module}:Softplus", "--input-shape", "1,3,16,16"]) == 1
     captured = capsys.readouterr()
     errors = [ln for ln in captured.err.splitlines() if ln.startswith("dslc: error: cannot translate")]
     assert len(errors) == 2, captured.err  # the `+` of the two is fine
-    assert any("torch.nn.functional.gelu" in e for e in errors)
-    assert any("torch.nn.functional.silu" in e for e in errors)
+    assert any("torch.nn.functional.softplus" in e for e in errors)
+    assert any("torch.nn.functional.selu" in e for e in errors)
     assert captured.out == "" and "Traceback" not in captured.err
 
 

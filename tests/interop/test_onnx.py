@@ -213,6 +213,31 @@ def test_even_lrn_is_written_in_plain_ops_and_runs(tmp_path):
     assert_onnxruntime_as_accurate(run_onnx(path, x), model, x)
 
 
+ACTIVATION_OPS = [
+    "relu6",
+    "leaky_relu(0.2)",
+    "elu(alpha=0.5)",
+    "gelu",
+    "silu",
+    "mish",
+    "hardswish",
+    "hardsigmoid",
+]
+
+
+@pytest.mark.parametrize("op", ACTIVATION_OPS)
+def test_each_activation_exports_and_runs_in_onnxruntime(op, tmp_path):
+    """A conv spreads the values past each activation's thresholds (relu6's 6, hardswish's +-3)."""
+    spec = f"network Act(image: [N, 3, 9, 9]) {{\n    c: conv(4, kernel=3)\n    {op}\n}}\n"
+    torch.manual_seed(0)
+    model = alexnet_dsl.compile(spec, backend="torch").eval()
+    path = tmp_path / "act.onnx"
+    result = export_onnx(spec, path, weights=model.state_dict())
+    assert result.disagreements == []
+    x = torch.randn(2, 3, 9, 9) * 10
+    assert_onnxruntime_as_accurate(run_onnx(path, x), model, x)
+
+
 def test_a_disagreement_is_a_warning_line_and_exit_1(tmp_path, monkeypatch, capsys):
     original = onnx_export.compare_shapes
 
