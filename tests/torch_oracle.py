@@ -56,6 +56,9 @@ def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
         )
     if isinstance(op, ir.AdaptiveAvgPool):
         return nn.AdaptiveAvgPool2d(op.output)
+    if isinstance(op, ir.GlobalPool):
+        reduce = torch.mean if op.kind == "avg" else torch.amax
+        return _Elementwise(lambda t: reduce(t, (2, 3), keepdim=op.keepdims))
     if isinstance(op, ir.LRN):
         return nn.LocalResponseNorm(op.size, op.alpha * op.size, op.beta, op.k)
     if isinstance(op, ir.BatchNorm):

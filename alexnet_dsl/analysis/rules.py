@@ -122,6 +122,15 @@ def adaptive_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     return (shape[0], shape[1], *op.output)
 
 
+def global_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, H, W] -> [N, C, 1, 1]` (`keepdims=true`) or `[N, C]`: the mean or maximum over H and W."""
+    op: ir.GlobalPool = layer.op  # type: ignore[assignment]
+    (shape,), (src,) = shapes, srcs
+    if not _need_rank(ctx, layer, shape, src, (4,), "[N, C, H, W]"):
+        return None
+    return (shape[0], shape[1], 1, 1) if op.keepdims else (shape[0], shape[1])
+
+
 def _resize_warning(ctx: Context, layer: ir.Layer, op: ir.AdaptiveAvgPool, shape: Shape, src: str) -> None:
     h, w = shape[2], shape[3]
     oh, ow = op.output
@@ -267,6 +276,7 @@ RULES: dict[type, Rule] = {
     ir.Conv: conv_rule,
     ir.Pool: pool_rule,
     ir.AdaptiveAvgPool: adaptive_rule,
+    ir.GlobalPool: global_rule,
     ir.LRN: lrn_rule,
     ir.BatchNorm: batchnorm_rule,
     ir.Dropout: same_rule,

@@ -96,6 +96,12 @@ def _pool_call(c: Call) -> str:
     return f"F.avg_pool2d({c.x}, {_pair(op.kernel)}, {_pair(op.stride)}{extra})"
 
 
+def _global_pool_call(c: Call) -> str:
+    op: ir.GlobalPool = c.op
+    keep = ", keepdim=True" if op.keepdims else ""
+    return f"{c.x}.mean((2, 3){keep})" if op.kind == "avg" else f"torch.amax({c.x}, (2, 3){keep})"
+
+
 def _lrn_call(c: Call) -> str:
     op: ir.LRN = c.op
     extra = ", inplace=True" if c.inplace else ""
@@ -134,6 +140,7 @@ OP_CODE: dict[type, OpCode] = {
     ir.BatchNorm: OpCode(lambda c: f"{c.attr}({c.x})", module=_batch_norm_module),
     ir.Pool: OpCode(_pool_call),
     ir.AdaptiveAvgPool: OpCode(lambda c: f"F.adaptive_avg_pool2d({c.x}, {_pair(c.op.output)})"),
+    ir.GlobalPool: OpCode(_global_pool_call),
     ir.LRN: OpCode(_lrn_call, helper="lrn"),
     ir.Dropout: OpCode(lambda c: f"F.dropout({c.x}, {c.op.p!r}, self.training)"),
     ir.Flatten: OpCode(lambda c: f"torch.flatten({c.x}, 1)"),

@@ -28,6 +28,7 @@ _FRESH_OUTPUT = (
     ir.BatchNorm,
     ir.Pool,
     ir.AdaptiveAvgPool,
+    ir.GlobalPool,
     ir.LRN,
     ir.Add,
     ir.Concat,

@@ -99,6 +99,11 @@ def _pool(kind: str) -> Build:
     return build
 
 
+def _global(kind: str) -> Build:
+    """A pooling of `kind` ("avg", "max") over all of H and W."""
+    return lambda v, spans, at: ir.GlobalPool(kind, v["keepdims"])
+
+
 def _lrn(v: dict[str, Any], spans: dict[str, Span], at: Span) -> ir.Op | Diagnostic:
     """The paper's LRN; `avg_alpha` (the alpha other frameworks divide by the size) is converted."""
     alpha = v["alpha"]
@@ -154,6 +159,8 @@ OPS: dict[str, OpSpec] = {
         _pool("avg"),
     ),
     "adaptive_avgpool": OpSpec(("output",), {"output": _PAIR1}, _node(ir.AdaptiveAvgPool, "output")),
+    "global_avgpool": OpSpec((), {"keepdims": Param("bool", False)}, _global("avg")),
+    "global_maxpool": OpSpec((), {"keepdims": Param("bool", False)}, _global("max")),
     "lrn": OpSpec(
         ("size",),
         {
@@ -214,6 +221,14 @@ OP_ALIASES = {
     "dense": "linear",
     "fc": "linear",
     "swish": "silu",
+    "globalaveragepooling2d": "global_avgpool",
+    "globalavgpool": "global_avgpool",
+    "globalaveragepool": "global_avgpool",
+    "global_average_pooling2d": "global_avgpool",
+    "globalmaxpool": "global_maxpool",
+    "globalmaxpool2d": "global_maxpool",
+    "globalmaxpooling2d": "global_maxpool",
+    "global_max_pooling2d": "global_maxpool",
     "leakyrelu": "leaky_relu",
     "hard_swish": "hardswish",
     "hard_sigmoid": "hardsigmoid",
@@ -240,6 +255,8 @@ OP_ALIASES = {
     "cat": "concat",
 }
 ARG_ALIASES = {  # (op, their name) -> (ours, where theirs comes from)
+    ("global_avgpool", "keepdim"): ("keepdims", "PyTorch's `keepdim` is dslc's `keepdims`"),
+    ("global_maxpool", "keepdim"): ("keepdims", "PyTorch's `keepdim` is dslc's `keepdims`"),
     ("leaky_relu", "negative_slope"): ("slope", "PyTorch's `negative_slope` is dslc's `slope`"),
     ("leaky_relu", "alpha"): ("slope", "Keras's and ONNX's `alpha` of a leaky ReLU is dslc's `slope`"),
     ("lrn", "bias"): ("k", "ONNX's and TensorFlow's `bias` is dslc's `k`"),
@@ -313,8 +330,6 @@ MISSING_OPS = frozenset(
         "lppool",
         "adaptivemaxpool",
         "fractionalmaxpool",
-        "globalmaxpool",
-        "globalmaxpooling",
         "convtranspose",
         "conv2dtranspose",
         "deconv",

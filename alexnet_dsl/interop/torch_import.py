@@ -33,13 +33,12 @@ with needs("`alexnet_dsl.interop.torch_import`"):
     import torch
     from torch import fx, nn
 
+    from alexnet_dsl.interop.torch_names import describe, qualname
     from alexnet_dsl.interop.torch_ops import (
         Untranslatable,
         add_operands,
         concat_operands,
-        describe,
         is_flatten,
-        qualname,
         single_op,
     )
 

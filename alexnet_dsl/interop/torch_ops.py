@@ -125,6 +125,25 @@ def _adaptive(output, shape) -> str:
     return op_call("adaptive_avgpool", output=_pair(sizes))
 
 
+def _adaptive_max(output, shape, return_indices: bool = False) -> str:
+    if return_indices:
+        raise Untranslatable("adaptive max pooling with return_indices=True")
+    sizes = list(output) if isinstance(output, (tuple, list)) else [output, output]
+    if any(s != 1 for s in sizes):
+        raise Untranslatable(f"adaptive max pooling to {output} (the language's is global_maxpool, to 1x1)")
+    return op_call("global_maxpool", keepdims=True)
+
+
+def _reduce(kind: str, dim, keepdim: bool, rank: int, dtype=None) -> str:
+    """`x.mean((2, 3))`, `torch.amax(x, (-2, -1), keepdim=True)`: a global pooling over H and W."""
+    dims = dim if isinstance(dim, (tuple, list)) else [dim]
+    if dtype is not None:
+        raise Untranslatable(f"a reduction with dtype={dtype}")
+    if rank != 4 or sorted(d % 4 if isinstance(d, int) else d for d in dims) != [2, 3]:
+        raise Untranslatable(f"a reduction over dims {dim} (the language's global pooling is over H and W)")
+    return op_call(f"global_{kind}pool", keepdims=bool(keepdim))
+
+
 def _lrn(size: int, alpha: float, beta: float, k: float) -> str:
     # dividing the decimal PyTorch's alpha was written as keeps 3e-4 / 3 at 0.0001 rather than
     # 9.999999999999999e-05
@@ -177,6 +196,7 @@ _MODULES: dict[type, Callable[[nn.Module, tuple], str | None]] = {
         m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override
     ),
     nn.AdaptiveAvgPool2d: lambda m, s: _adaptive(m.output_size, s),
+    nn.AdaptiveMaxPool2d: lambda m, s: _adaptive_max(m.output_size, s, m.return_indices),
     nn.LocalResponseNorm: lambda m, s: _lrn(m.size, m.alpha, m.beta, m.k),
     nn.BatchNorm1d: lambda m, s: _batchnorm(m),
     nn.BatchNorm2d: lambda m, s: _batchnorm(m),
@@ -276,6 +296,15 @@ _function([F.adaptive_avg_pool2d], (("input", _NO_DEFAULT), ("output_size", _NO_
     lambda a, s: _adaptive(a["output_size"], s)
 )
 _function(
+    [F.adaptive_max_pool2d], (("input", _NO_DEFAULT), ("output_size", _NO_DEFAULT), ("return_indices", False))
+)(lambda a, s: _adaptive_max(a["output_size"], s, a["return_indices"]))
+_function([torch.mean], (("input", _NO_DEFAULT), ("dim", None), ("keepdim", False), ("dtype", None)))(
+    lambda a, s: _reduce("avg", a["dim"], a["keepdim"], len(s), a["dtype"])
+)
+_function([torch.amax], (("input", _NO_DEFAULT), ("dim", ()), ("keepdim", False)))(
+    lambda a, s: _reduce("max", a["dim"], a["keepdim"], len(s))
+)
+_function(
     [F.local_response_norm],
     (("input", _NO_DEFAULT), ("size", _NO_DEFAULT), ("alpha", 1e-4), ("beta", 0.75), ("k", 1.0)),
 )(lambda a, s: _lrn(a["size"], a["alpha"], a["beta"], a["k"]))
@@ -299,6 +328,14 @@ _METHODS: dict[str, tuple[_Signature, Callable[..., str | None]]] = {
         lambda a, s: _flatten(a["start_dim"], a["end_dim"], len(s)),
     ),
     "contiguous": (_SELF, lambda a, s: None),
+    "mean": (
+        (*_SELF, ("dim", None), ("keepdim", False), ("dtype", None)),
+        lambda a, s: _reduce("avg", a["dim"], a["keepdim"], len(s), a["dtype"]),
+    ),
+    "amax": (
+        (*_SELF, ("dim", ()), ("keepdim", False)),
+        lambda a, s: _reduce("max", a["dim"], a["keepdim"], len(s)),
+    ),
 }
 
 
@@ -393,28 +430,3 @@ def is_flatten(node: fx.Node) -> bool:
         and size.args[:1] == (node.args[0],)
         and (size.args[1:] == (0,) or size.kwargs == {"dim": 0})
     )
-
-
-def describe(gm: fx.GraphModule, node: fx.Node, why: str) -> str:
-    """A node that cannot be translated, named as its module or function, and why."""
-    if node.op == "call_module":
-        return f"`{node.target}` ({qualname(type(gm.get_submodule(node.target)))}): {why}"
-    if node.op == "call_method":
-        return f"`{node.name}` (Tensor.{node.target}): {why}"
-    if node.op == "call_function":
-        return f"`{node.name}` ({qualname(node.target)}): {why}"
-    return f"`{node.name}`: {why}"
-
-
-def qualname(obj) -> str:
-    """Where a class or function is documented: `torch.nn.Conv2d`, `torch.nn.functional.gelu`, `operator.mul`."""
-    module = getattr(obj, "__module__", None) or ""
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
-    if module.startswith("torch.nn.modules."):
-        module = "torch.nn"
-    module = {
-        "_operator": "operator",
-        "torch._C._nn": "torch.nn.functional",
-        "torch._C._VariableFunctions": "torch",
-    }.get(module, module)
-    return f"{module}.{name}" if module and module != "builtins" else name

@@ -45,6 +45,14 @@ class AdaptiveAvgPool:
 
 
 @dataclass(frozen=True, slots=True)
+class GlobalPool:
+    """The mean (`avg`) or the maximum (`max`) over all of H and W: [N, C, 1, 1] if `keepdims`, else [N, C]."""
+
+    kind: str  # "avg" or "max"
+    keepdims: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class LRN:
     """The paper's LRN: alpha is not divided by size; window [c - size//2, c + (size-1)//2]."""
 
@@ -134,6 +142,7 @@ Op = (
     Conv
     | Pool
     | AdaptiveAvgPool
+    | GlobalPool
     | LRN
     | BatchNorm
     | Dropout
@@ -156,6 +165,8 @@ def op_name(op: Op) -> str:
     """
     if isinstance(op, Pool):
         return f"{op.kind}pool"
+    if isinstance(op, GlobalPool):
+        return f"global_{op.kind}pool"
     if isinstance(op, Activation):
         return op.kind
     if isinstance(op, Invalid):

@@ -167,9 +167,12 @@ def _branch(draw, b: _Builder) -> None:
 
 
 def _head(draw, b: _Builder) -> None:
-    """flatten, then one or two linear layers, each maybe followed by an activation."""
+    """flatten (or a global pooling), then one or two linear layers, each maybe followed by an activation."""
     c, h, w = b.shape
-    b.extend("flatten", (c * h * w,))
+    if draw(st.booleans()):
+        b.extend("flatten", (c * h * w,))
+    else:
+        b.extend(draw(st.sampled_from(["global_avgpool", "global_maxpool"])), (c,))
     for _ in range(draw(st.integers(1, 2))):
         f = draw(_ints("linear", "features", 12))
         b.extend(f"linear({f})", (f,))

@@ -213,7 +213,7 @@ def test_even_lrn_is_written_in_plain_ops_and_runs(tmp_path):
     assert_onnxruntime_as_accurate(run_onnx(path, x), model, x)
 
 
-ACTIVATION_OPS = [
+MODERN_OPS = [
     "relu6",
     "leaky_relu(0.2)",
     "elu(alpha=0.5)",
@@ -222,11 +222,13 @@ ACTIVATION_OPS = [
     "mish",
     "hardswish",
     "hardsigmoid",
+    "global_avgpool",
+    "global_maxpool(keepdims=true)",
 ]
 
 
-@pytest.mark.parametrize("op", ACTIVATION_OPS)
-def test_each_activation_exports_and_runs_in_onnxruntime(op, tmp_path):
+@pytest.mark.parametrize("op", MODERN_OPS)
+def test_each_modern_op_exports_and_runs_in_onnxruntime(op, tmp_path):
     """A conv spreads the values past each activation's thresholds (relu6's 6, hardswish's +-3)."""
     spec = f"network Act(image: [N, 3, 9, 9]) {{\n    c: conv(4, kernel=3)\n    {op}\n}}\n"
     torch.manual_seed(0)
