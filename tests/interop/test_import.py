@@ -147,6 +147,40 @@ def round_trip(module: nn.Module, shape: tuple[int, ...], scale: float = 1.0, **
     return result.text
 
 
+class ModernHead(nn.Module):
+    """Every activation and global pooling the language has, in their nn, F and Tensor-method forms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.acts = nn.Sequential(
+            nn.ReLU6(),
+            nn.LeakyReLU(0.2),
+            nn.ELU(0.5),
+            nn.GELU(),
+            nn.SiLU(),
+            nn.Mish(),
+            nn.Hardswish(),
+            nn.Hardsigmoid(),
+        )
+        self.amp = nn.AdaptiveMaxPool2d(1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = self.acts(self.conv(x))
+        y = F.hardsigmoid(F.hardswish(F.mish(F.silu(F.gelu(F.elu(F.leaky_relu(F.relu6(y), 0.3), 0.7))))))
+        pooled = y.mean([2, 3]) + torch.flatten(self.amp(y), 1) + torch.amax(y, (-2, -1))
+        return self.fc(pooled + torch.mean(y, dim=(2, 3), keepdim=True).flatten(1))
+
+
+def test_modern_activations_and_global_pooling_round_trip():
+    text = round_trip(ModernHead(), (2, 3, 12, 12), scale=4.0)  # past relu6's 6 and hardswish's 3
+    for op in ("relu6", "leaky_relu(slope=0.2)", "elu(alpha=0.5)", "gelu", "silu", "mish", "hardswish"):
+        assert op in text, op
+    assert text.count("global_avgpool") == 2 and "global_avgpool(keepdims=true)" in text
+    assert text.count("global_maxpool") == 2 and "global_maxpool(keepdims=true)" in text
+
+
 def test_torchvision_alexnet_round_trips():
     torch.manual_seed(0)
     text = round_trip(TorchvisionAlexNet(), (2, 3, 224, 224))
@@ -293,6 +327,8 @@ def test_unsupported_ops_are_all_listed():
         (nn.Sequential(nn.Flatten(0)), r"flatten\(start_dim=0"),
         (nn.Sequential(nn.Flatten(), nn.Softmax(dim=0)), "softmax over dim 0"),
         (nn.Sequential(nn.BatchNorm2d(3, affine=False)), "affine=False"),
+        (nn.Sequential(nn.GELU(approximate="tanh")), "approximate='tanh'"),
+        (nn.Sequential(nn.AdaptiveMaxPool2d(2)), "adaptive max pooling to 2"),
     ],
 )
 def test_arguments_the_language_lacks_are_unsupported(module, why):
