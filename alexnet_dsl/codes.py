@@ -179,7 +179,7 @@ spec checks.""",
     "E0303": Code(
         "groups do not divide the input channels",
         """A grouped convolution splits its input channels into `groups` equal parts, so the number
-of input channels must be a multiple of `groups`.
+of input channels must be a multiple of `groups`; so must the channels of a `channel_shuffle`.
 
     conv(64, kernel=3, groups=2)   # on a 3-channel input: E0303""",
     ),

@@ -55,6 +55,8 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
             )
         if isinstance(op, ir.AdaptiveAvgPool):
             return F.adaptive_avg_pool2d(x, op.output)
+        if isinstance(op, ir.ChannelShuffle):
+            return torch.channel_shuffle(x, op.groups)
         if isinstance(op, ir.GlobalPool):
             return (torch.mean if op.kind == "avg" else torch.amax)(x, (2, 3), keepdim=op.keepdims)
         if isinstance(op, ir.LRN):  # the paper's alpha is not divided by the size; PyTorch's is

@@ -56,6 +56,8 @@ def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
         )
     if isinstance(op, ir.AdaptiveAvgPool):
         return nn.AdaptiveAvgPool2d(op.output)
+    if isinstance(op, ir.ChannelShuffle):
+        return nn.ChannelShuffle(op.groups)
     if isinstance(op, ir.GlobalPool):
         reduce = torch.mean if op.kind == "avg" else torch.amax
         return _Elementwise(lambda t: reduce(t, (2, 3), keepdim=op.keepdims))

@@ -84,6 +84,29 @@ def _check_groups(ctx: Context, layer: ir.Layer, op: ir.Conv, shape: Shape, src:
         )
 
 
+def shuffle_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, H, W] -> [N, C, H, W]`, the channels reordered; `groups` must divide C (E0303)."""
+    op: ir.ChannelShuffle = layer.op  # type: ignore[assignment]
+    (shape,), (src,) = shapes, srcs
+    if not _need_rank(ctx, layer, shape, src, (4,), "[N, C, H, W]"):
+        return None
+    c, g = shape[1], op.groups
+    what = f"`{layer.display_name}`'s {g} groups must divide its channels"
+    if ctx.require("div", c, g, layer, layer.arg_span("groups"), what) is False:
+        found = _divisors(c)
+        nearest = sorted(found, key=lambda d: (abs(d - g), d))[:2]
+        ctx.err(
+            "E0303",
+            layer,
+            f"{g} groups do not divide the {c} channels of `{layer.display_name}`",
+            layer.arg_span("groups"),
+            notes=(ctx.origin(src, shape), f"the divisors of {c}: " + ", ".join(str(d) for d in found[:8])),
+            rewrites=tuple(_argument_rewrite(layer, f"use `groups={d}`", "groups", str(d)) for d in nearest),
+        )
+        return None
+    return shape
+
+
 def _same_needs_stride_1(ctx: Context, layer: ir.Layer, op: ir.Conv) -> None:
     # the padding that keeps the size at stride 1: half the effective kernel on each side
     p = [op.dilation[i] * (op.kernel[i] - 1) // 2 for i in range(2)]
@@ -277,6 +300,7 @@ RULES: dict[type, Rule] = {
     ir.Pool: pool_rule,
     ir.AdaptiveAvgPool: adaptive_rule,
     ir.GlobalPool: global_rule,
+    ir.ChannelShuffle: shuffle_rule,
     ir.LRN: lrn_rule,
     ir.BatchNorm: batchnorm_rule,
     ir.Dropout: same_rule,

@@ -141,6 +141,10 @@ OP_CODE: dict[type, OpCode] = {
     ir.Pool: OpCode(_pool_call),
     ir.AdaptiveAvgPool: OpCode(lambda c: f"F.adaptive_avg_pool2d({c.x}, {_pair(c.op.output)})"),
     ir.GlobalPool: OpCode(_global_pool_call),
+    # as rows of C/groups read column by column: view, transpose, copy (what ONNX exporters write)
+    ir.ChannelShuffle: OpCode(
+        lambda c: f"{c.x}.unflatten(1, ({c.op.groups}, -1)).transpose(1, 2).flatten(1, 2)"
+    ),
     ir.LRN: OpCode(_lrn_call, helper="lrn"),
     ir.Dropout: OpCode(lambda c: f"F.dropout({c.x}, {c.op.p!r}, self.training)"),
     ir.Flatten: OpCode(lambda c: f"torch.flatten({c.x}, 1)"),

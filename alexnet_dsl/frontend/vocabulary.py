@@ -159,6 +159,7 @@ OPS: dict[str, OpSpec] = {
         _pool("avg"),
     ),
     "adaptive_avgpool": OpSpec(("output",), {"output": _PAIR1}, _node(ir.AdaptiveAvgPool, "output")),
+    "channel_shuffle": OpSpec(("groups",), {"groups": _INT1}, _node(ir.ChannelShuffle, "groups")),
     "global_avgpool": OpSpec((), {"keepdims": Param("bool", False)}, _global("avg")),
     "global_maxpool": OpSpec((), {"keepdims": Param("bool", False)}, _global("max")),
     "lrn": OpSpec(

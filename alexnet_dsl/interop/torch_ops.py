@@ -197,6 +197,7 @@ _MODULES: dict[type, Callable[[nn.Module, tuple], str | None]] = {
     ),
     nn.AdaptiveAvgPool2d: lambda m, s: _adaptive(m.output_size, s),
     nn.AdaptiveMaxPool2d: lambda m, s: _adaptive_max(m.output_size, s, m.return_indices),
+    nn.ChannelShuffle: lambda m, s: op_call("channel_shuffle", groups=m.groups),
     nn.LocalResponseNorm: lambda m, s: _lrn(m.size, m.alpha, m.beta, m.k),
     nn.BatchNorm1d: lambda m, s: _batchnorm(m),
     nn.BatchNorm2d: lambda m, s: _batchnorm(m),
@@ -298,6 +299,9 @@ _function([F.adaptive_avg_pool2d], (("input", _NO_DEFAULT), ("output_size", _NO_
 _function(
     [F.adaptive_max_pool2d], (("input", _NO_DEFAULT), ("output_size", _NO_DEFAULT), ("return_indices", False))
 )(lambda a, s: _adaptive_max(a["output_size"], s, a["return_indices"]))
+_function([F.channel_shuffle, torch.channel_shuffle], (("input", _NO_DEFAULT), ("groups", _NO_DEFAULT)))(
+    lambda a, s: op_call("channel_shuffle", groups=a["groups"])
+)
 _function([torch.mean], (("input", _NO_DEFAULT), ("dim", None), ("keepdim", False), ("dtype", None)))(
     lambda a, s: _reduce("avg", a["dim"], a["keepdim"], len(s), a["dtype"])
 )

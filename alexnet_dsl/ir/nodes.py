@@ -53,6 +53,13 @@ class GlobalPool:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelShuffle:
+    """ShuffleNet's channel shuffle: the channels as `groups` rows of C/groups, read column by column."""
+
+    groups: int
+
+
+@dataclass(frozen=True, slots=True)
 class LRN:
     """The paper's LRN: alpha is not divided by size; window [c - size//2, c + (size-1)//2]."""
 
@@ -143,6 +150,7 @@ Op = (
     | Pool
     | AdaptiveAvgPool
     | GlobalPool
+    | ChannelShuffle
     | LRN
     | BatchNorm
     | Dropout
@@ -179,6 +187,7 @@ def op_name(op: Op) -> str:
 _OP_NAMES = {
     Conv: "conv",
     AdaptiveAvgPool: "adaptive_avgpool",
+    ChannelShuffle: "channel_shuffle",
     LRN: "lrn",
     BatchNorm: "batchnorm",
     Dropout: "dropout",

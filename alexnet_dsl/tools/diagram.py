@@ -147,6 +147,7 @@ _ARGUMENTS = {
     ir.Pool: _pool_arguments,
     ir.AdaptiveAvgPool: lambda layer: [f"output {_pair(layer.op.output)}"],
     ir.GlobalPool: lambda layer: ["keeps 1×1"] if layer.op.keepdims else [],
+    ir.ChannelShuffle: lambda layer: [f"{layer.op.groups} groups"],
     ir.LRN: _lrn_arguments,
     ir.BatchNorm: _batchnorm_arguments,
     ir.Dropout: lambda layer: [f"p {_number(layer, 'p')}"],

@@ -148,7 +148,8 @@ def round_trip(module: nn.Module, shape: tuple[int, ...], scale: float = 1.0, **
 
 
 class ModernHead(nn.Module):
-    """Every activation and global pooling the language has, in their nn, F and Tensor-method forms."""
+    """Every activation, global pooling and channel shuffle the language has, in their nn, F and Tensor-method
+    forms."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -164,11 +165,13 @@ class ModernHead(nn.Module):
             nn.Hardsigmoid(),
         )
         self.amp = nn.AdaptiveMaxPool2d(1)
+        self.shuffle = nn.ChannelShuffle(2)
         self.fc = nn.Linear(8, 5)
 
     def forward(self, x):
         y = self.acts(self.conv(x))
         y = F.hardsigmoid(F.hardswish(F.mish(F.silu(F.gelu(F.elu(F.leaky_relu(F.relu6(y), 0.3), 0.7))))))
+        y = F.channel_shuffle(self.shuffle(y), 4)
         pooled = y.mean([2, 3]) + torch.flatten(self.amp(y), 1) + torch.amax(y, (-2, -1))
         return self.fc(pooled + torch.mean(y, dim=(2, 3), keepdim=True).flatten(1))
 
@@ -179,6 +182,7 @@ def test_modern_activations_and_global_pooling_round_trip():
         assert op in text, op
     assert text.count("global_avgpool") == 2 and "global_avgpool(keepdims=true)" in text
     assert text.count("global_maxpool") == 2 and "global_maxpool(keepdims=true)" in text
+    assert "shuffle: channel_shuffle(2)" in text and "channel_shuffle(4)" in text
 
 
 def test_torchvision_alexnet_round_trips():

@@ -224,6 +224,7 @@ MODERN_OPS = [
     "hardsigmoid",
     "global_avgpool",
     "global_maxpool(keepdims=true)",
+    "channel_shuffle(2)",
 ]
 
 
