@@ -59,7 +59,7 @@ alike, the error lists the built-in ops (the README's "Ops" table explains each)
 The help proposes only the same op under another spelling: another case (`ReLU`), another framework's
 name for it (`dense`, `Conv2d`, `BatchNorm2d`) or a typo; where the call is then also wrong for dslc's
 op (PyTorch's `BatchNorm2d(64)`, a bare `Linear`), the proposed rewrite fixes the call too. A
-well-known op that dslc lacks (`selu`, `PReLU`, `LogSoftmax`, `softplus`, `LayerNorm`, ...) is never
+well-known op that dslc lacks (`selu`, `PReLU`, `LogSoftmax`, `softplus`, `GroupNorm`, ...) is never
 replaced by a different op that happens to be spelt alike: the help says it is not an op of dslc yet.
 
     fc6: dense(4096)      # E0101: unknown op `dense`; help: did you mean `linear`?

@@ -55,6 +55,10 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
             )
         if isinstance(op, ir.AdaptiveAvgPool):
             return F.adaptive_avg_pool2d(x, op.output)
+        if isinstance(op, ir.LayerNorm):  # over the channels: [N, C] as it is, [N, C, H, W] channels last
+            last = x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+            y = F.layer_norm(last, (x.shape[1],), p["weight"], p["bias"], op.eps)
+            return y.permute(0, 3, 1, 2) if x.dim() == 4 else y
         if isinstance(op, ir.ChannelShuffle):
             return torch.channel_shuffle(x, op.groups)
         if isinstance(op, ir.GlobalPool):

@@ -34,6 +34,15 @@ def activation(op: ir.Activation):
     return lambda t: fn(t, **params)
 
 
+class _ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over dim 1 (ConvNeXt's LayerNorm2d), written as torchvision writes it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (
+            super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2) if x.dim() == 4 else super().forward(x)
+        )
+
+
 class _Elementwise(nn.Module):
     def __init__(self, fn) -> None:
         super().__init__()
@@ -56,6 +65,8 @@ def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
         )
     if isinstance(op, ir.AdaptiveAvgPool):
         return nn.AdaptiveAvgPool2d(op.output)
+    if isinstance(op, ir.LayerNorm):
+        return _ChannelLayerNorm(in_shape[1], op.eps)
     if isinstance(op, ir.ChannelShuffle):
         return nn.ChannelShuffle(op.groups)
     if isinstance(op, ir.GlobalPool):

@@ -196,6 +196,15 @@ def batchnorm_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo)
     return shape
 
 
+def layernorm_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, H, W]` (normalised over C at each position) or `[N, C]`, unchanged; params = 2 * C."""
+    (shape,), (src,) = shapes, srcs
+    if not _need_rank(ctx, layer, shape, src, (2, 4), "[N, C, H, W] or [N, features]"):
+        return None
+    info.params = _known(E.times(shape[1], 2))
+    return shape
+
+
 def same_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     """The input's shape, unchanged (activations, dropout)."""
     return shapes[0]
@@ -303,6 +312,7 @@ RULES: dict[type, Rule] = {
     ir.ChannelShuffle: shuffle_rule,
     ir.LRN: lrn_rule,
     ir.BatchNorm: batchnorm_rule,
+    ir.LayerNorm: layernorm_rule,
     ir.Dropout: same_rule,
     ir.Activation: same_rule,
     ir.Flatten: flatten_rule,

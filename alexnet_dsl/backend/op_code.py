@@ -76,6 +76,10 @@ def _batch_norm_module(op: ir.BatchNorm, in_shape: Shape) -> str:
     return f"nn.{kind}({in_shape[1]}{eps}{momentum})"
 
 
+def _layer_norm_module(op: ir.LayerNorm, in_shape: Shape) -> str:
+    return f"nn.LayerNorm({in_shape[1]}{f', eps={op.eps!r}' if op.eps != 1e-5 else ''})"
+
+
 def _fused_call(c: Call) -> str:
     lrn = c.op.lrn
     params = "None" if lrn is None else f"({lrn.size}, {lrn.alpha!r}, {lrn.beta!r}, {lrn.k!r})"
@@ -138,6 +142,10 @@ OP_CODE: dict[type, OpCode] = {
     # matmul when no gradient is needed: twice MKL's speed here
     ir.Linear: OpCode(lambda c: f"_fast_call({c.attr}, {c.x})", module=_linear_module, helper="linear"),
     ir.BatchNorm: OpCode(lambda c: f"{c.attr}({c.x})", module=_batch_norm_module),
+    # over the channels: moved last (a no-op for [N, C]), normalised, moved back
+    ir.LayerNorm: OpCode(
+        lambda c: f"{c.attr}({c.x}.movedim(1, -1)).movedim(-1, 1)", module=_layer_norm_module
+    ),
     ir.Pool: OpCode(_pool_call),
     ir.AdaptiveAvgPool: OpCode(lambda c: f"F.adaptive_avg_pool2d({c.x}, {_pair(c.op.output)})"),
     ir.GlobalPool: OpCode(_global_pool_call),

@@ -160,6 +160,17 @@ def _batchnorm(m: nn.modules.batchnorm._BatchNorm) -> str:
     return op_call("batchnorm", eps=m.eps, momentum=m.momentum)
 
 
+def _layernorm(m: nn.LayerNorm, shape) -> str:
+    if not m.elementwise_affine or m.bias is None:
+        raise Untranslatable(
+            "LayerNorm without a learned scale and shift (the language's layernorm has both)"
+        )
+    if len(shape) != 2 or tuple(m.normalized_shape) != (shape[1],):
+        over = f"{tuple(m.normalized_shape)} of {list(shape)}"
+        raise Untranslatable(f"LayerNorm over the last dims {over} (the language's layernorm is over C)")
+    return op_call("layernorm", eps=m.eps)
+
+
 def _flatten(start_dim: int, end_dim: int, rank: int) -> str:
     if start_dim != 1 or end_dim not in (-1, rank - 1):
         raise Untranslatable(
@@ -201,6 +212,7 @@ _MODULES: dict[type, Callable[[nn.Module, tuple], str | None]] = {
     nn.LocalResponseNorm: lambda m, s: _lrn(m.size, m.alpha, m.beta, m.k),
     nn.BatchNorm1d: lambda m, s: _batchnorm(m),
     nn.BatchNorm2d: lambda m, s: _batchnorm(m),
+    nn.LayerNorm: _layernorm,
     nn.Dropout: lambda m, s: op_call("dropout", p=m.p),
     nn.Flatten: lambda m, s: _flatten(m.start_dim, m.end_dim, len(s)),
     nn.Linear: lambda m, s: op_call("linear", features=m.out_features, bias=m.bias is not None),

@@ -94,6 +94,14 @@ class BatchNorm:
 
 
 @dataclass(frozen=True, slots=True)
+class LayerNorm:
+    """Normalisation over the channels of each position (ConvNeXt's LayerNorm2d), or over the features of
+    [N, F], with a learned scale and shift per channel."""
+
+    eps: float = 1e-5
+
+
+@dataclass(frozen=True, slots=True)
 class Dropout:
     p: float = 0.5
 
@@ -153,6 +161,7 @@ Op = (
     | ChannelShuffle
     | LRN
     | BatchNorm
+    | LayerNorm
     | Dropout
     | Flatten
     | Linear
@@ -190,6 +199,7 @@ _OP_NAMES = {
     ChannelShuffle: "channel_shuffle",
     LRN: "lrn",
     BatchNorm: "batchnorm",
+    LayerNorm: "layernorm",
     Dropout: "dropout",
     Flatten: "flatten",
     Linear: "linear",

@@ -135,7 +135,7 @@ def _adaptive(draw, shape: tuple[int, ...]) -> Made:
 
 @st.composite
 def _same_shape(draw, shape: tuple[int, ...]) -> Made:
-    op = draw(st.sampled_from([*ACTIVATIONS, "batchnorm", "dropout", "lrn", "channel_shuffle"]))
+    op = draw(st.sampled_from([*ACTIVATIONS, "batchnorm", "layernorm", "dropout", "lrn", "channel_shuffle"]))
     if op == "channel_shuffle":
         groups = draw(st.sampled_from([d for d in range(1, shape[0] + 1) if shape[0] % d == 0]))
         return f"channel_shuffle({groups})", shape

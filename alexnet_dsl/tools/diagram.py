@@ -55,6 +55,7 @@ _FAMILIES: dict[type, str] = {
     ir.GlobalPool: "pool",
     ir.LRN: "norm",
     ir.BatchNorm: "norm",
+    ir.LayerNorm: "norm",
     ir.Activation: "activation",
     ir.Linear: "linear",
     ir.Add: "join",

@@ -410,7 +410,7 @@ def test_a_missing_argument_gets_an_example_that_checks():
         "Hardtanh",
         "softsign",
         "PReLU",
-        "LayerNorm",
+        "InstanceNorm2d",
         "GroupNorm",
         "Dropout2d",
     ],

@@ -202,7 +202,7 @@ def test_did_you_mean_proposes_the_same_op_in_another_case(op, data):
             "CELU",
             "PReLU",
             "log_softmax",
-            "LayerNorm",
+            "RMSNorm",
             "GroupNorm",
             "Softplus",
             "RReLU",

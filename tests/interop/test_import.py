@@ -166,6 +166,7 @@ class ModernHead(nn.Module):
         )
         self.amp = nn.AdaptiveMaxPool2d(1)
         self.shuffle = nn.ChannelShuffle(2)
+        self.ln = nn.LayerNorm(8, eps=1e-6)
         self.fc = nn.Linear(8, 5)
 
     def forward(self, x):
@@ -173,7 +174,7 @@ class ModernHead(nn.Module):
         y = F.hardsigmoid(F.hardswish(F.mish(F.silu(F.gelu(F.elu(F.leaky_relu(F.relu6(y), 0.3), 0.7))))))
         y = F.channel_shuffle(self.shuffle(y), 4)
         pooled = y.mean([2, 3]) + torch.flatten(self.amp(y), 1) + torch.amax(y, (-2, -1))
-        return self.fc(pooled + torch.mean(y, dim=(2, 3), keepdim=True).flatten(1))
+        return self.fc(self.ln(pooled + torch.mean(y, dim=(2, 3), keepdim=True).flatten(1)))
 
 
 def test_modern_activations_and_global_pooling_round_trip():
@@ -183,6 +184,7 @@ def test_modern_activations_and_global_pooling_round_trip():
     assert text.count("global_avgpool") == 2 and "global_avgpool(keepdims=true)" in text
     assert text.count("global_maxpool") == 2 and "global_maxpool(keepdims=true)" in text
     assert "shuffle: channel_shuffle(2)" in text and "channel_shuffle(4)" in text
+    assert "ln: layernorm(eps=1e-06)" in text
 
 
 def test_torchvision_alexnet_round_trips():
@@ -333,6 +335,7 @@ def test_unsupported_ops_are_all_listed():
         (nn.Sequential(nn.BatchNorm2d(3, affine=False)), "affine=False"),
         (nn.Sequential(nn.GELU(approximate="tanh")), "approximate='tanh'"),
         (nn.Sequential(nn.AdaptiveMaxPool2d(2)), "adaptive max pooling to 2"),
+        (nn.Sequential(nn.LayerNorm(8)), r"LayerNorm over the last dims \(8,\) of \[1, 3, 8, 8\]"),
     ],
 )
 def test_arguments_the_language_lacks_are_unsupported(module, why):

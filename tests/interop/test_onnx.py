@@ -225,6 +225,7 @@ MODERN_OPS = [
     "global_avgpool",
     "global_maxpool(keepdims=true)",
     "channel_shuffle(2)",
+    "layernorm(eps=1e-6)",
 ]
 
 
