@@ -236,7 +236,7 @@ def _can_change(layer: ir.Layer, bad: list[int] | None) -> bool:
         return any(i >= 2 for i in bad)
     if isinstance(op, ir.Linear):
         return 1 in bad
-    return False  # flatten, activations, dropout, lrn, batchnorm, add, concat
+    return False  # flatten, activations, dropout, lrn, the norms, shuffles, global pools, add, concat
 
 
 def _errors(ctx: Context, own: Span | None = None) -> int:

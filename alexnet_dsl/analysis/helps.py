@@ -188,7 +188,7 @@ def _maker_rewrites(
 ) -> list[Rewrite]:
     """The argument of the layer that makes the output's differing sizes: the output layer, or the
     nearest before it that does not keep its input's shape."""
-    keeps = (ir.Activation, ir.Dropout, ir.LRN, ir.BatchNorm)
+    keeps = (ir.Activation, ir.Dropout, ir.LRN, ir.BatchNorm, ir.LayerNorm, ir.ChannelShuffle)
     while isinstance(layer.op, keeps) and len(layer.inputs) == 1 and layer.inputs[0] in by_name:
         layer = by_name[layer.inputs[0]].layer
     own = by_name[layer.name].shape
