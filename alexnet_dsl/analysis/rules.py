@@ -187,17 +187,9 @@ def lrn_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     return shape
 
 
-def batchnorm_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
-    """`[N, C, H, W]` or `[N, C]`, unchanged; params = 2 * C (a scale and a shift per channel)."""
-    (shape,), (src,) = shapes, srcs
-    if not _need_rank(ctx, layer, shape, src, (2, 4), "[N, C, H, W] or [N, features]"):
-        return None
-    info.params = _known(E.times(shape[1], 2))
-    return shape
-
-
-def layernorm_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
-    """`[N, C, H, W]` (normalised over C at each position) or `[N, C]`, unchanged; params = 2 * C."""
+def norm_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, H, W]` or `[N, C]`, unchanged; params = 2 * C (a scale and a shift per channel). Batchnorm
+    normalises each channel over the batch, layernorm the channels at each position."""
     (shape,), (src,) = shapes, srcs
     if not _need_rank(ctx, layer, shape, src, (2, 4), "[N, C, H, W] or [N, features]"):
         return None
@@ -311,8 +303,8 @@ RULES: dict[type, Rule] = {
     ir.GlobalPool: global_rule,
     ir.ChannelShuffle: shuffle_rule,
     ir.LRN: lrn_rule,
-    ir.BatchNorm: batchnorm_rule,
-    ir.LayerNorm: layernorm_rule,
+    ir.BatchNorm: norm_rule,
+    ir.LayerNorm: norm_rule,
     ir.Dropout: same_rule,
     ir.Activation: same_rule,
     ir.Flatten: flatten_rule,
