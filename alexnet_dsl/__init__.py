@@ -47,20 +47,21 @@ def check(spec):
     return check_source(Source.load(spec))
 
 
-def from_torch(module, input_shape, name: str = "Imported") -> str:
+def from_torch(module, input_shape, name: str = "Imported", *, blocks: bool = True) -> str:
     """The `.net` text of a PyTorch module for inputs of `input_shape` (batch first).
 
     The module is an nn.Sequential, or anything torch.fx can trace made of ops the language has;
     the spec compiles back to the same function (`alexnet_dsl.interop.torch_import.translate(...).state_dict`
     renames the weights). Raises `alexnet_dsl.interop.torch_import.UnsupportedModule` (an ImportError) listing
-    every op the language lacks. See docs/interop.md.
+    every op the language lacks. Instances of one module class with the same structure become one `block`
+    (`blocks=False`: one line per layer). See docs/interop.md.
     """
     from alexnet_dsl.extras import require
 
     require("torch", what="alexnet_dsl.from_torch()")
     from alexnet_dsl.interop.torch_import import from_torch as _from_torch
 
-    return _from_torch(module, input_shape, name)
+    return _from_torch(module, input_shape, name, blocks=blocks)
 
 
 def export_onnx(spec, path, weights=None, sizes=None, *, opset: int | None = None):

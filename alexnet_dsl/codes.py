@@ -195,7 +195,9 @@ a multiple of `groups`.
         """A convolution or pooling window (its effective size `dilation * (kernel - 1) + 1`) is
 larger than the input plus padding, so the output would have no rows or columns (with `ceil=true`
 PyTorch lets a window hang over the edge, and this is reported only when the output would be empty).
-The note shows where the input size came from.
+The note shows where the input size came from. A `conv_transpose` whose padding removes more than
+its window adds (`(H - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1 < 1`)
+has an empty output too.
 
     pool: maxpool(kernel=3)   # on a 2x2 input: E0305""",
     ),
@@ -208,8 +210,10 @@ allowed. The network input must be [N, C, H, W] or [N, features].""",
     "E0307": Code(
         "inputs of a join do not match",
         """`add` needs inputs of exactly the same shape; `concat` joins over channels and needs the
-same rank and the same sizes in every other dimension. The message shows both shapes and where
-each came from.""",
+same rank and the same sizes in every other dimension. `mul` broadcasts as PyTorch does, on inputs
+of the same rank: in each dimension the sizes are equal, or one of them is 1 and is repeated
+(squeeze-excitation's `[N, 64, 7, 7]` x `[N, 64, 1, 1]`; `[N, 64, 7, 7]` x `[N, 32, 1, 1]` is this
+error, on the channels). The message shows both shapes and where each came from.""",
     ),
     "E0308": Code(
         "no admissible input size",
@@ -247,6 +251,14 @@ so that every admissible size gives the same parameters.""",
 budget allows: by default half of this machine's memory. Raise the budget with
 `compile(..., memory_budget=BYTES)` or the environment variable `DSLC_MEMORY_BUDGET` (bytes, or
 suffixed with K, M, G), or pass `memory_budget=None` to turn the guard off.""",
+    ),
+    "E0313": Code(
+        "sizes the checker cannot follow",
+        """Upsampling and transposed convolutions multiply a symbolic size (`2 * H`); a later window
+is followed exactly when its stride divides that factor or the factor divides its stride (a stride-2
+pooling after a 2x upsampling). A stride of 3 after a 2x upsampling gives sizes of a form the solver
+does not represent, so the layer's shape is unknown. Give the input sizes as numbers, or change the
+stride or the upsampling factor.""",
     ),
     # ---- warnings
     "W0401": Code(

@@ -134,10 +134,12 @@ def check_block(
     of that bound (ok: <= 1), with where LRN as the constant k^-beta and a window one channel wider land in the
     same units: above 2, a kernel computing them fails the check even with its own rounding."""
     x, w, b = make_inputs(block, batch, dtype, device, in_hw, seed=1)
-    out = fused_conv2d(x, w, b, **block.conv_kwargs(), relu=True, lrn=LRN, allow_tf32=tf32)
-    exact, bound = fused_conv2d_error_bound(x, w, b, **block.conv_kwargs(), relu=True, lrn=LRN, tf32=tf32)
+    out = fused_conv2d(x, w, b, **block.conv_kwargs(), activation="relu", lrn=LRN, allow_tf32=tf32)
+    exact, bound = fused_conv2d_error_bound(
+        x, w, b, **block.conv_kwargs(), activation="relu", lrn=LRN, tf32=tf32
+    )
     pre = fused_conv2d_reference(
-        x.double(), w.double(), b.double(), **block.conv_kwargs(), relu=True, lrn=None
+        x.double(), w.double(), b.double(), **block.conv_kwargs(), activation="relu", lrn=None
     )
     wrong_window = lrn_reference(pre, LRN.size + 1, LRN.alpha, LRN.beta, LRN.k)
     scale = bound.clamp(min=torch.finfo(torch.float64).tiny)

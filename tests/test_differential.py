@@ -47,6 +47,28 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
         p = {key.split(".")[-1]: v for key, v in state.items() if key.rsplit(".", 1)[0] == layer.name}
         if isinstance(op, ir.Conv):
             return F.conv2d(x, p["weight"], p.get("bias"), op.stride, op.padding, op.dilation, op.groups)
+        if isinstance(op, ir.ConvTranspose):
+            return F.conv_transpose2d(
+                x,
+                p["weight"],
+                p.get("bias"),
+                op.stride,
+                op.padding,
+                op.output_padding,
+                op.groups,
+                op.dilation,
+            )
+        if isinstance(op, ir.Upsample):
+            size = (x.shape[2] * op.scale[0], x.shape[3] * op.scale[1])
+            corners = op.align_corners if op.mode == "bilinear" else None
+            return F.interpolate(x, size=size, mode=op.mode, align_corners=corners)
+        if isinstance(op, ir.Scale):  # the parameter is the layer itself (`name`, not `name.weight`)
+            return x * state[layer.name]
+        if isinstance(op, ir.Chunk):
+            size = x.shape[1] // op.parts
+            return x[:, op.index * size : (op.index + 1) * size]
+        if isinstance(op, ir.StochasticDepth):
+            return x
         if isinstance(op, ir.Pool) and op.kind == "max":
             return F.max_pool2d(x, op.kernel, op.stride, op.padding, ceil_mode=op.ceil)
         if isinstance(op, ir.Pool):
@@ -79,6 +101,8 @@ def evaluate(net: ir.Network, output: str, x: torch.Tensor, state: dict[str, tor
             return activation(op)(x)
         if isinstance(op, ir.Add):
             return torch.stack(xs).sum(0)
+        if isinstance(op, ir.Mul):
+            return torch.stack(torch.broadcast_tensors(*xs)).prod(0)
         if isinstance(op, ir.Concat):
             return torch.cat(xs, dim=1)
         raise AssertionError(f"no reference for {op}")

@@ -23,6 +23,13 @@ REFERENCE = {
     "lenet5": (61_706, None),
     "vgg16": (138_357_544, None),
     "resnet18": (11_689_512, None),
+    # REFERENCE.md's modern CNNs (torchvision 0.28); the U-Net's count is checked against an independent
+    # torch U-Net in test_modern_specs.py
+    "mobilenet_v2": (3_504_872, None),
+    "efficientnet_b0": (5_288_548, None),
+    "convnext_tiny": (28_589_128, None),
+    "shufflenet_v2": (2_278_604, None),
+    "unet": (31_031_810, None),
 }
 
 

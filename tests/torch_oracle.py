@@ -20,7 +20,7 @@ ACTIVATIONS = {
     "relu6": F.relu6,
     "leaky_relu": lambda t, slope: F.leaky_relu(t, slope),
     "elu": lambda t, alpha: F.elu(t, alpha),
-    "gelu": F.gelu,
+    "gelu": lambda t, approximate: F.gelu(t, approximate=approximate),
     "silu": F.silu,
     "mish": F.mish,
     "hardswish": F.hardswish,
@@ -43,6 +43,17 @@ class _ChannelLayerNorm(nn.LayerNorm):
         )
 
 
+class _Scale(nn.Module):
+    """A learned factor per channel, as ConvNeXt's layer scale."""
+
+    def __init__(self, channels: int, rank: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,) + (1,) * (rank - 2), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
 class _Elementwise(nn.Module):
     def __init__(self, fn) -> None:
         super().__init__()
@@ -57,6 +68,27 @@ def torch_layer(op, in_shape: tuple[int, ...]) -> nn.Module | None:
         return nn.Conv2d(
             in_shape[1], op.filters, op.kernel, op.stride, op.padding, op.dilation, op.groups, op.bias
         )
+    if isinstance(op, ir.ConvTranspose):
+        return nn.ConvTranspose2d(
+            in_shape[1],
+            op.filters,
+            op.kernel,
+            op.stride,
+            op.padding,
+            op.output_padding,
+            op.groups,
+            op.bias,
+            op.dilation,
+        )
+    if isinstance(op, ir.Upsample):
+        corners = op.align_corners if op.mode == "bilinear" else None
+        return nn.Upsample(scale_factor=op.scale, mode=op.mode, align_corners=corners)
+    if isinstance(op, ir.Scale):
+        return _Scale(in_shape[1], len(in_shape), op.init)
+    if isinstance(op, ir.Chunk):
+        return _Elementwise(lambda t: torch.chunk(t, op.parts, dim=1)[op.index])
+    if isinstance(op, ir.StochasticDepth):
+        return nn.Identity()  # eval
     if isinstance(op, ir.Pool):
         if op.kind == "max":
             return nn.MaxPool2d(op.kernel, op.stride, op.padding, ceil_mode=op.ceil)
@@ -103,6 +135,10 @@ def run_meta(net: ir.Network, input_shape: tuple[int, ...]) -> tuple[dict[str, t
                 out = xs[0]
                 for x in xs[1:]:
                     out = out + x
+            elif isinstance(layer.op, ir.Mul):
+                out = xs[0]
+                for x in xs[1:]:
+                    out = out * x
             elif isinstance(layer.op, ir.Concat):
                 out = torch.cat(xs, dim=1)
             else:

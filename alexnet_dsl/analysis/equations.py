@@ -56,7 +56,7 @@ def at_least(f: E.Size, k: int) -> IntSet | bool:
     """Values of f's symbol with f >= k (a bool when f is a constant)."""
     if isinstance(f, int):
         return f >= k
-    assert isinstance(f, (E.Chain, E.Min)), f
+    assert isinstance(f, (E.Chain, E.Min, E.Scaled)), f
     x = first_at_least(f, k, 1)
     return EMPTY if x is None else IntSet.at_least(x)
 
@@ -65,7 +65,7 @@ def equal_to(f: E.Size, c: int) -> IntSet | bool:
     """Values of f's symbol with f == c."""
     if isinstance(f, int):
         return f == c
-    assert isinstance(f, (E.Chain, E.Min)), f
+    assert isinstance(f, (E.Chain, E.Min, E.Scaled)), f
     a = first_at_least(f, c, 1)
     if a is None or f.at(a) != c:
         return EMPTY
@@ -130,8 +130,11 @@ def equal(f: E.Size, g: E.Size, within: IntSet | None = None) -> IntSet | bool |
         return equal_to(g, f)
     if isinstance(g, int):
         return equal_to(f, g)
-    if not (isinstance(f, (E.Chain, E.Min)) and isinstance(g, (E.Chain, E.Min)) and f.sym == g.sym):
+    univariate = (E.Chain, E.Min, E.Scaled)
+    if not (isinstance(f, univariate) and isinstance(g, univariate) and f.sym == g.sym):
         return None
+    if isinstance(f, E.Scaled) or isinstance(g, E.Scaled):
+        return _scaled_equal(f, g, within)
     (p, a, b), (q, c, d) = canonical(f), canonical(g)
     if p == q:
         # f - g is periodic and changes only where f or g rises: at x = -a and x = -c (mod P)
@@ -159,11 +162,50 @@ def equal(f: E.Size, g: E.Size, within: IntSet | None = None) -> IntSet | bool |
     return IntSet.union(ranges) if ranges else EMPTY
 
 
+def _rise(f: E.Univariate) -> int:
+    return f.rise if isinstance(f, E.Scaled) else 1
+
+
+def _periodic(test, period: int, within: IntSet | None) -> IntSet | None:
+    """The x >= 1 with test(x), where test(x + period) == test(x) for every x >= 1: one period read."""
+    if period > MAX_MODULUS:
+        return None
+    spend(period)
+    residues = frozenset(x % period for x in range(1, period + 1) if test(x))
+    if not residues:
+        return EMPTY
+    if len(residues) == period:
+        return ALL
+    found = IntSet(((1, None),), period, residues).normalised()
+    return found if within is None else within.intersect(found)
+
+
+def _scaled_equal(f: E.Univariate, g: E.Univariate, within: IntSet | None) -> IntSet | None:
+    """f == g where one rises by more than 1 a period (an upsampled size against a skip connection's).
+
+    Over L = lcm of the periods, f grows by rise(f) L / P and g by rise(g) L / Q: with equal slopes f - g
+    repeats every L, read off one period; otherwise the linear bounds of f - g leave a bounded range of x
+    where it can be 0, enumerated."""
+    slope_f, slope_g = Fraction(_rise(f), f.period), Fraction(_rise(g), g.period)
+    if slope_f == slope_g:
+        return _periodic(lambda x: f.at(x) == g.at(x), math.lcm(f.period, g.period), within)
+    (f_lo, f_hi), (g_lo, g_hi) = f.bounds(), g.bounds()
+    # f - g lies in [x (sf - sg) + f_lo - g_hi, x (sf - sg) + f_hi - g_lo]: 0 only for x within
+    lo_x, hi_x = sorted([(g_hi - f_lo) / (slope_f - slope_g), (g_lo - f_hi) / (slope_f - slope_g)])
+    first, last = max(1, math.floor(lo_x)), math.ceil(hi_x)
+    if last - first + 1 > MAX_ENUMERATION:
+        return None
+    spend(max(0, last - first + 1))
+    return IntSet.of_values([x for x in range(first, last + 1) if f.at(x) == g.at(x)])
+
+
 def divisible(f: E.Size, g: int, within: IntSet | None = None) -> IntSet | bool | None:
     """Values with f % g == 0; None when the period P * g is past MAX_MODULUS (and the answer is not trivial,
     and `within` is unbounded)."""
     if isinstance(f, int):
         return f % g == 0
+    if isinstance(f, E.Scaled):  # f(x + P g) = f(x) + rise g
+        return _periodic(lambda x: f.at(x) % g == 0, f.period * g, within)
     if not isinstance(f, (E.Chain, E.Min)):
         return None
     p, a, b = canonical(f)

@@ -203,5 +203,5 @@ def _unused(ctx: Context, net: ir.Network) -> None:
                 layer,
                 f"the output of `{layer.display_name}` is never used",
                 layer.name_span or layer.op_span,
-                helps=("remove the layer, or use it with `from` or in `add`/`concat`",),
+                helps=("remove the layer, or use it with `from` or in a join (`add`, `mul`, `concat`)",),
             )

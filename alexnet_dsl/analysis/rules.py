@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from alexnet_dsl import ir
 from alexnet_dsl.analysis.equations import divisors
+from alexnet_dsl.analysis.joins import add_rule, concat_rule, mul_rule
 from alexnet_dsl.analysis.shapes import Context, LayerInfo, Shape, argument_edit
 from alexnet_dsl.analysis.windows import window
 from alexnet_dsl.diagnostics import Edit, Rewrite
@@ -50,7 +51,64 @@ def conv_rule(ctx: Context, layer: ir.Layer, shapes: list[Shape], srcs: list[str
     return (n, op.filters, hw[0], hw[1])
 
 
-def _check_groups(ctx: Context, layer: ir.Layer, op: ir.Conv, shape: Shape, src: str) -> None:
+def conv_transpose_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, H, W] -> [N, filters, H', W']` with H' = (H - 1) * stride - 2 * padding + dilation *
+    (kernel - 1) + output_padding + 1 (PyTorch's ConvTranspose2d: the input size of the conv it is the
+    gradient of). params = C * filters/groups * kh * kw (+ filters), macs = the weights * H * W."""
+    op: ir.ConvTranspose = layer.op  # type: ignore[assignment]
+    (shape,), (src,) = shapes, srcs
+    if not _need_rank(ctx, layer, shape, src, (4,), "[N, C, H, W]"):
+        return None
+    _check_groups(ctx, layer, op, shape, src)
+    hw: list[E.Size] = []
+    for i in range(2):
+        s, k, p, d = op.stride[i], op.kernel[i], op.padding[i], op.dilation[i]
+        extra = d * (k - 1) + op.output_padding[i] + 1 - 2 * p - s
+        size = E.scaled(shape[2 + i], s, extra)
+        if isinstance(size, int) and size < 1:
+            ctx.err(
+                "E0305",
+                layer,
+                f"`{layer.display_name}`'s output {('height', 'width')[i]} is {size}: its padding removes more "
+                "than the transposed window adds",
+                layer.arg_span("padding"),
+                notes=(
+                    ctx.origin(src, shape),
+                    f"({shape[2 + i]} - 1) * {s} - 2*{p} + {d} * ({k} - 1) + {op.output_padding[i]} + 1 = {size}",
+                ),
+                helps=("use less padding or a larger kernel",),
+            )
+            return None
+        if not isinstance(size, int):
+            what = f"the {('height', 'width')[i]} of `{layer.display_name}`'s output must be at least 1"
+            ctx.require("ge", size, 1, layer, layer.op_span, what)
+        else:
+            info.notes.append(
+                f"{('height', 'width')[i]}: ({E.show(shape[2 + i])} - 1) * {s}"
+                + (f" - 2*{p}" if p else "")
+                + f" + {d * (k - 1)}"
+                + (f" + {op.output_padding[i]}" if op.output_padding[i] else "")
+                + f" + 1 = {size}"
+            )
+        hw.append(size)
+    weights = E.times(E.times(shape[1], E.step(op.filters, 0, op.groups)), op.kernel[0] * op.kernel[1])
+    info.params = _known(E.add(weights, op.filters if op.bias else 0))
+    info.macs = _known(E.times(E.times(weights, shape[2]), shape[3]))
+    return (shape[0], op.filters, hw[0], hw[1])
+
+
+def upsample_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, H, W] -> [N, C, H * scale, W * scale]`."""
+    op: ir.Upsample = layer.op  # type: ignore[assignment]
+    (shape,), (src,) = shapes, srcs
+    if not _need_rank(ctx, layer, shape, src, (4,), "[N, C, H, W]"):
+        return None
+    return (shape[0], shape[1], E.scaled(shape[2], op.scale[0]), E.scaled(shape[3], op.scale[1]))
+
+
+def _check_groups(
+    ctx: Context, layer: ir.Layer, op: ir.Conv | ir.ConvTranspose, shape: Shape, src: str
+) -> None:
     """The groups must divide the input channels (E0303) and the filters (E0304)."""
     c_in, g = shape[1], op.groups
     what = f"`{layer.display_name}`'s {g} groups must divide its input channels"
@@ -105,6 +163,32 @@ def shuffle_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
         )
         return None
     return shape
+
+
+def chunk_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, ...] -> [N, C / parts, ...]`: one of `parts` equal parts of the channels; `parts` must
+    divide C (E0303)."""
+    op: ir.Chunk = layer.op  # type: ignore[assignment]
+    (shape,), (src,) = shapes, srcs
+    if not _need_rank(ctx, layer, shape, src, (2, 4), "[N, C, H, W] or [N, features]"):
+        return None
+    c, parts = shape[1], op.parts
+    what = f"`{layer.display_name}`'s {parts} parts must divide its channels"
+    if ctx.require("div", c, parts, layer, layer.arg_span("parts"), what) is False:
+        found = _divisors(c)
+        ctx.err(
+            "E0303",
+            layer,
+            f"{parts} parts do not divide the {c} channels of `{layer.display_name}`",
+            layer.arg_span("parts"),
+            notes=(
+                ctx.origin(src, shape),
+                "each part has the same number of channels",
+                f"the divisors of {c}: " + ", ".join(str(d) for d in found[:8]),
+            ),
+        )
+        return None
+    return (shape[0], E.step(c, 0, parts), *shape[2:])
 
 
 def _same_needs_stride_1(ctx: Context, layer: ir.Layer, op: ir.Conv) -> None:
@@ -197,6 +281,15 @@ def norm_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     return shape
 
 
+def scale_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
+    """`[N, C, H, W]` or `[N, C]`, unchanged; params = C (a factor per channel)."""
+    (shape,), (src,) = shapes, srcs
+    if not _need_rank(ctx, layer, shape, src, (2, 4), "[N, C, H, W] or [N, features]"):
+        return None
+    info.params = _known(shape[1])
+    return shape
+
+
 def same_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     """The input's shape, unchanged (activations, dropout)."""
     return shapes[0]
@@ -228,76 +321,10 @@ def linear_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     return (shape[0], op.features)
 
 
-def add_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
-    """Inputs of one shape -> that shape."""
-    return _join(ctx, layer, shapes, srcs, concat=False)
-
-
-def concat_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
-    """Inputs equal but for their channels -> their shape with C = the sum of their channels."""
-    return _join(ctx, layer, shapes, srcs, concat=True)
-
-
-def _join(ctx: Context, layer: ir.Layer, shapes: list[Shape], srcs: list[str], concat: bool) -> Shape | None:
-    first, first_src = shapes[0], srcs[0]
-    channels = first[1] if len(first) > 1 else None
-    for shape, src in zip(shapes[1:], srcs[1:]):
-        if len(shape) != len(first):
-            ctx.err(
-                "E0307",
-                layer,
-                f"`{layer.display_name}` joins tensors of different ranks",
-                layer.op_span,
-                notes=(ctx.origin(first_src, first), ctx.origin(src, shape)),
-            )
-            return None
-        if not _sizes_match(ctx, layer, (first, first_src), (shape, src), concat):
-            return None
-        if concat:
-            channels = E.plus(channels, shape[1])  # type: ignore[arg-type]
-    if concat:
-        return (first[0], channels, *first[2:])
-    return first
-
-
-def _sizes_match(
-    ctx: Context, layer: ir.Layer, first: tuple[Shape, str], other: tuple[Shape, str], concat: bool
-) -> bool:
-    """Whether two joined inputs (a shape and its producer) have equal sizes (but for the channels of a
-    concat); an error (E0307) where they differ, a constraint where a symbol decides."""
-    (a_shape, a_src), (b_shape, b_src) = first, other
-    for i, (a, b) in enumerate(zip(a_shape, b_shape)):
-        if concat and i == 1:
-            continue
-        what = (
-            ("the batch", "the channels", "the height", "the width")[i]
-            if len(a_shape) == 4
-            else ("the batch", "the features")[i]
-        )
-        verdict = E.same(a, b)
-        if verdict is None:
-            must = (
-                f"{what} of {ctx.where(a_src)} and {ctx.where(b_src)} must match for `{layer.display_name}`"
-            )
-            verdict = ctx.require("eq", a, b, layer, layer.op_span, must)
-        if verdict is False:
-            ctx.err(
-                "E0307",
-                layer,
-                f"`{layer.display_name}` ({ir.op_name(layer.op)}) needs {what} of its inputs to "
-                f"match: {E.show(a)} and {E.show(b)}",
-                layer.op_span,
-                notes=(ctx.origin(a_src, a_shape), ctx.origin(b_src, b_shape)),
-                helps=("`concat` joins over channels; every other size must be equal",)
-                if concat
-                else ("`add` needs identical shapes",),
-            )
-            return False
-    return True
-
-
 RULES: dict[type, Rule] = {
     ir.Conv: conv_rule,
+    ir.ConvTranspose: conv_transpose_rule,
+    ir.Upsample: upsample_rule,
     ir.Pool: pool_rule,
     ir.AdaptiveAvgPool: adaptive_rule,
     ir.GlobalPool: global_rule,
@@ -306,10 +333,14 @@ RULES: dict[type, Rule] = {
     ir.BatchNorm: norm_rule,
     ir.LayerNorm: norm_rule,
     ir.Dropout: same_rule,
+    ir.StochasticDepth: same_rule,
+    ir.Scale: scale_rule,
+    ir.Chunk: chunk_rule,
     ir.Activation: same_rule,
     ir.Flatten: flatten_rule,
     ir.Linear: linear_rule,
     ir.Add: add_rule,
+    ir.Mul: mul_rule,
     ir.Concat: concat_rule,
 }
 
@@ -321,6 +352,15 @@ def compute(ctx: Context, layer: ir.Layer, ins: list[Shape | None], info: LayerI
         rule = RULES[type(layer.op)]
         try:
             shape = rule(ctx, layer, ins, list(layer.inputs), info)  # type: ignore[arg-type]
+        except E.Unfollowed as e:
+            ctx.err(
+                "E0313",
+                layer,
+                f"the sizes of `{layer.display_name}` cannot be followed symbolically",
+                layer.op_span,
+                notes=(str(e),),
+                helps=("give the input sizes as numbers, or change the stride or the upsampling factor",),
+            )
         except Exception as e:  # an internal failure: say which layer it happened on
             raise RuntimeError(
                 f"internal error while checking `{layer.name}` (line {layer.span.line})"

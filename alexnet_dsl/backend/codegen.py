@@ -30,7 +30,7 @@ from alexnet_dsl.backend.names import (
     rename_own_names,
     safe_comment,
 )
-from alexnet_dsl.backend.op_code import module_expr
+from alexnet_dsl.backend.op_code import submodules
 from alexnet_dsl.backend.plan import Step, forward_plan, network_for, returned
 from alexnet_dsl.backend.prelude import prelude
 from alexnet_dsl.ir import expr as E
@@ -167,16 +167,14 @@ def _init(net: ir.Network, shapes: dict[str, Shape | None], nhwc: bool, init: st
     lines = ["    def __init__(self) -> None:", "        super().__init__()"]
     containers: set[str] = set()
     for layer in net.layers:
-        expr = module_expr(layer, shapes[layer.inputs[0]])  # type: ignore[arg-type]
-        if expr is None:
-            continue
-        parts = layer.name.split(".")
-        for k in range(1, len(parts)):
-            prefix = ".".join(parts[:k])
-            if prefix not in containers:
-                containers.add(prefix)
-                lines.append(f"        self.{attr_path(prefix)} = nn.Module()")
-        lines.append(f"        self.{attr_path(layer.name)} = {expr}")
+        for name, expr in submodules(layer, shapes[layer.inputs[0]]):  # type: ignore[arg-type]
+            parts = name.split(".")
+            for k in range(1, len(parts)):
+                prefix = ".".join(parts[:k])
+                if prefix not in containers:
+                    containers.add(prefix)
+                    lines.append(f"        self.{attr_path(prefix)} = nn.Module()")
+            lines.append(f"        self.{attr_path(name)} = {expr}")
     if nhwc:
         lines.append("        # convolutions and pooling run fastest on channels-last (NHWC) tensors on CPUs")
         lines.append("        self.to(memory_format=torch.channels_last)")

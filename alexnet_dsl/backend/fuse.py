@@ -1,8 +1,18 @@
-"""IR -> IR: conv -> relu -> lrn chains become one fused op, conv -> relu a fused conv+ReLU.
+"""IR -> IR: conv (-> batchnorm) (-> activation) chains become one fused op, and conv -> relu -> lrn too.
 
-A chain is fused only when each link has exactly one reader (the next link), so nothing else
-needs the intermediate tensors. The fused layer keeps the conv's name, so parameters keep their
-names (`conv1.weight`) whatever the backend; readers of the chain's last layer read it instead.
+What fuses, for the backends that run fused ops (triton and auto; the torch backend runs the network as
+written):
+
+- conv -> relu -> lrn: one Triton kernel (AlexNet's block);
+- conv -> activation, for every pointwise activation of the Triton epilogue (`FUSABLE`): the kernel with
+  that activation compiled in;
+- conv -> batchnorm (-> activation): the batchnorm folded into the conv's weight and bias in eval (then the
+  kernel, or one PyTorch conv on the CPU), run as conv -> batchnorm with batch statistics in training.
+
+A chain is fused only when each link has exactly one reader (the next link), so nothing else needs the
+intermediate tensors; the network's output may be the last link, not an inner one. The fused layer keeps the
+conv's name, and the batchnorm its own module, so parameters and buffers keep their names (`conv1.weight`,
+`bn1.running_mean`) whatever the backend; readers of the chain's last layer read the fused layer instead.
 """
 
 from __future__ import annotations
@@ -12,6 +22,31 @@ from dataclasses import replace
 from alexnet_dsl import ir
 from alexnet_dsl.analysis.result import Analysis
 from alexnet_dsl.analysis.shapes import Shape, input_shape
+
+# The activations the Triton kernel's epilogue computes (kernels/reference.py ACTIVATIONS, less identity):
+# every pointwise one of the language but GELU's tanh approximation. Not softmax (over the channels).
+FUSABLE = frozenset(
+    {
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "elu",
+        "gelu",
+        "silu",
+        "mish",
+        "hardswish",
+        "hardsigmoid",
+        "tanh",
+        "sigmoid",
+    }
+)
+
+
+def fusable_activation(op: ir.Op) -> bool:
+    """Whether `op` is an activation the fused kernel computes (`gelu` only in its exact, erf form)."""
+    if not isinstance(op, ir.Activation) or op.kind not in FUSABLE:
+        return False
+    return dict(op.params).get("approximate", "none") == "none"
 
 
 def _readers(net: ir.Network) -> dict[str, list[int]]:
@@ -23,7 +58,8 @@ def _readers(net: ir.Network) -> dict[str, list[int]]:
 
 
 def _chains(net: ir.Network) -> list[list[int]]:
-    """Index lists [conv, relu] or [conv, relu, lrn] that can be fused."""
+    """Index lists [conv, batchnorm?, activation?, lrn?] that can be fused: a conv and at least one more link;
+    LRN only in conv -> relu -> lrn."""
     readers = _readers(net)
     output = net.output_layer
 
@@ -36,14 +72,23 @@ def _chains(net: ir.Network) -> list[list[int]]:
     for i, layer in enumerate(net.layers):
         if not isinstance(layer.op, ir.Conv) or _explicit_padding(layer.op) is None:
             continue
+        chain = [i]
         j = only_reader(i)
-        if j is None or net.layers[j].op != ir.Activation("relu"):
-            continue
-        chain = [i, j]
-        k = only_reader(j)
-        if k is not None and isinstance(net.layers[k].op, ir.LRN):
-            chain.append(k)
-        chains.append(chain)
+        if j is not None and isinstance(net.layers[j].op, ir.BatchNorm):
+            chain.append(j)
+            j = only_reader(j)
+        if j is not None and fusable_activation(net.layers[j].op):
+            chain.append(j)
+            k = only_reader(j)
+            if (
+                len(chain) == 2
+                and net.layers[j].op == ir.Activation("relu")
+                and k is not None
+                and isinstance(net.layers[k].op, ir.LRN)
+            ):
+                chain.append(k)
+        if len(chain) > 1:
+            chains.append(chain)
     return chains
 
 
@@ -57,6 +102,18 @@ def _explicit_padding(conv: ir.Conv) -> tuple[int, int] | None:
     return (totals[0] // 2, totals[1] // 2)
 
 
+def _fused_op(parts: list[ir.Layer]) -> ir.FusedConv:
+    """The fused op of a chain's layers, conv first."""
+    conv = parts[0].op
+    assert isinstance(conv, ir.Conv), conv
+    ops = [p.op for p in parts[1:]]
+    norm = next((op for op in ops if isinstance(op, ir.BatchNorm)), None)
+    act = next((op for op in ops if isinstance(op, ir.Activation)), None)
+    lrn = next((op for op in ops if isinstance(op, ir.LRN)), None)
+    explicit = replace(conv, padding=_explicit_padding(conv))  # type: ignore[arg-type]
+    return ir.FusedConv(explicit, act, lrn, tuple(p.name for p in parts), norm)
+
+
 def fuse(net: ir.Network) -> ir.Network:
     """The same network with fusable chains replaced by `FusedConv` layers."""
     chains = _chains(net)
@@ -68,12 +125,9 @@ def fuse(net: ir.Network) -> ir.Network:
     for chain in chains:
         conv = net.layers[chain[0]]
         parts = [net.layers[i] for i in chain]
-        lrn = parts[2].op if len(parts) == 3 else None
-        explicit = replace(conv.op, padding=_explicit_padding(conv.op))  # type: ignore[arg-type]
-        op = ir.FusedConv(explicit, True, lrn, tuple(p.name for p in parts))  # type: ignore[arg-type]
         fused_at[chain[0]] = replace(
             conv,
-            op=op,
+            op=_fused_op(parts),
             span=conv.span.join(parts[-1].span),
             assertions=tuple(a for p in parts for a in p.assertions),
         )

@@ -3,7 +3,7 @@
 
 `OP_CODE` has one entry per IR node type (and `ACTIVATIONS` one per activation), so a new op is one
 entry here. The expressions use the generated module's imports (`torch`, `F`, `nn`) and the runtime
-helpers (`_lrn`, `_fast_call`, `_conv_relu_lrn`); an entry that calls one names it in `helper` (a key of
+helpers (`_lrn`, `_fast_call`, `_fused_conv`); an entry that calls one names it in `helper` (a key of
 `prelude.HELPERS`, which lists the runtime regions each helper needs), so that the generated file defines it.
 """
 
@@ -49,20 +49,28 @@ def _pair(p) -> str:
 
 
 def _conv_module(op: ir.Conv, in_shape: Shape) -> str:
+    return _conv_like("Conv2d", op, in_shape)
+
+
+def _conv_like(cls: str, op: ir.Conv | ir.ConvTranspose, in_shape: Shape) -> str:
+    """`nn.Conv2d(...)` or `nn.ConvTranspose2d(...)` with the arguments that differ from PyTorch's defaults."""
     args = [str(in_shape[1]), str(op.filters), f"kernel_size={_pair(op.kernel)}"]
-    if op.stride != (1, 1):
-        args.append(f"stride={_pair(op.stride)}")
-    if op.padding == "same":
-        args.append("padding='same'")
-    elif op.padding != (0, 0):
-        args.append(f"padding={_pair(op.padding)}")
-    if op.dilation != (1, 1):
-        args.append(f"dilation={_pair(op.dilation)}")
+    for key, default in (
+        ("stride", (1, 1)),
+        ("padding", (0, 0)),
+        ("output_padding", (0, 0)),
+        ("dilation", (1, 1)),
+    ):
+        value = getattr(op, key, default)  # a conv has no output_padding
+        if value == "same":
+            args.append("padding='same'")
+        elif value != default:
+            args.append(f"{key}={_pair(value)}")
     if op.groups != 1:
         args.append(f"groups={op.groups}")
     if not op.bias:
         args.append("bias=False")
-    return f"nn.Conv2d({', '.join(args)})"
+    return f"nn.{cls}({', '.join(args)})"
 
 
 def _linear_module(op: ir.Linear, in_shape: Shape) -> str:
@@ -80,10 +88,41 @@ def _layer_norm_module(op: ir.LayerNorm, in_shape: Shape) -> str:
     return f"nn.LayerNorm({in_shape[1]}{f', eps={op.eps!r}' if op.eps != 1e-5 else ''})"
 
 
+def _scale_module(op: ir.Scale, in_shape: Shape) -> str:
+    """A parameter, not a module: its state_dict key is the layer's name, as ConvNeXt's `layer_scale`."""
+    shape = f"({in_shape[1]}, 1, 1)" if len(in_shape) == 4 else f"({in_shape[1]},)"
+    return f"nn.Parameter(torch.full({shape}, {op.init!r}))"
+
+
+def _upsample_call(c: Call) -> str:
+    op: ir.Upsample = c.op
+    corners = (
+        ", align_corners=True"
+        if op.align_corners
+        else ", align_corners=False"
+        if op.mode == "bilinear"
+        else ""
+    )
+    return f"F.interpolate({c.x}, scale_factor={_pair(op.scale)}, mode={op.mode!r}{corners})"
+
+
 def _fused_call(c: Call) -> str:
-    lrn = c.op.lrn
-    params = "None" if lrn is None else f"({lrn.size}, {lrn.alpha!r}, {lrn.beta!r}, {lrn.k!r})"
-    return f"_conv_relu_lrn({c.x}, {c.attr}, lrn={params})"
+    """`_fused_conv(x, self.conv1, "relu", lrn=(5, 0.0001, 0.75, 2.0))`, `_fused_conv(x, self.c, "silu",
+    bn=self.bn)`: the activation as its kind, or (kind, argument) for leaky_relu's slope and elu's alpha."""
+    op: ir.FusedConv = c.op
+    act = op.activation
+    if act is None:
+        args = ["None"]
+    elif act.kind in ("leaky_relu", "elu"):
+        args = [f"({act.kind!r}, {act.params[0][1]!r})"]
+    else:
+        args = [repr(act.kind)]
+    if op.lrn is not None:
+        lrn = op.lrn
+        args.append(f"lrn=({lrn.size}, {lrn.alpha!r}, {lrn.beta!r}, {lrn.k!r})")
+    if op.batchnorm is not None:
+        args.append(f"bn=self.{attr_path(op.parts[1])}")
+    return f"_fused_conv({c.x}, {c.attr}, {', '.join(args)})"
 
 
 def _pool_call(c: Call) -> str:
@@ -126,7 +165,9 @@ ACTIVATIONS: dict[str, Callable[[Call], str]] = {
     "relu6": lambda c: f"F.relu6({c.x})",
     "leaky_relu": lambda c: f"F.leaky_relu({c.x}, {_param(c, 'slope')})",
     "elu": lambda c: f"F.elu({c.x}, {_param(c, 'alpha')})",
-    "gelu": lambda c: f"F.gelu({c.x})",
+    "gelu": lambda c: (
+        f"F.gelu({c.x}, approximate='tanh')" if c.op.param("approximate") == "tanh" else f"F.gelu({c.x})"
+    ),
     "silu": lambda c: f"F.silu({c.x})",
     "mish": lambda c: f"F.mish({c.x})",
     "hardswish": lambda c: f"F.hardswish({c.x})",
@@ -158,6 +199,17 @@ OP_CODE: dict[type, OpCode] = {
     ir.Flatten: OpCode(lambda c: f"torch.flatten({c.x}, 1)"),
     ir.Activation: OpCode(lambda c: ACTIVATIONS[c.op.kind](c)),
     ir.Add: OpCode(lambda c: " + ".join(c.args)),
+    ir.Mul: OpCode(lambda c: " * ".join(c.args)),
+    ir.Chunk: OpCode(lambda c: f"{c.x}.chunk({c.op.parts}, 1)[{c.op.index}]"),
+    ir.Scale: OpCode(lambda c: f"{c.x} * {c.attr}", module=_scale_module),
+    ir.StochasticDepth: OpCode(
+        lambda c: f"_stochastic_depth({c.x}, {c.op.p!r}, {c.op.mode!r}, self.training)",
+        helper="stochastic_depth",
+    ),
+    ir.Upsample: OpCode(_upsample_call),
+    ir.ConvTranspose: OpCode(
+        lambda c: f"{c.attr}({c.x})", module=lambda op, in_shape: _conv_like("ConvTranspose2d", op, in_shape)
+    ),
     ir.Concat: OpCode(lambda c: f"torch.cat(({', '.join(c.args)}), dim=1)"),
 }
 
@@ -173,6 +225,19 @@ def module_expr(layer: ir.Layer, in_shape: Shape) -> str | None:
     parameters."""
     entry = _entry(layer.op)
     return None if entry.module is None else entry.module(layer.op, in_shape)
+
+
+def submodules(layer: ir.Layer, in_shape: Shape) -> list[tuple[str, str]]:
+    """(layer name, submodule) for each module `__init__` builds for `layer`: none for an op without
+    parameters, one for most, the conv's and the batchnorm's (under its own name) for a fused conv +
+    batchnorm, so that state dicts keep one layout whatever the backend."""
+    expr = module_expr(layer, in_shape)
+    out = [] if expr is None else [(layer.name, expr)]
+    op = layer.op
+    if isinstance(op, ir.FusedConv) and op.batchnorm is not None:
+        conv_out = (*in_shape[:1], op.conv.filters, *in_shape[2:])  # a rank-4 shape with the conv's channels
+        out.append((op.parts[1], _batch_norm_module(op.batchnorm, conv_out)))
+    return out
 
 
 def call_expr(layer: ir.Layer, args: tuple[str, ...], inplace: bool) -> str:

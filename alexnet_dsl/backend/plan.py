@@ -21,7 +21,8 @@ _CHAIN = "x"  # the variable a chain of layers, each read only by the next, comp
 
 # Ops whose output a ReLU may overwrite: their backward does not read their output, and the output
 # is a fresh tensor (not a view of something still needed). Not softmax, tanh or sigmoid, whose
-# backward reads their output, nor flatten (a view) or the network's input.
+# backward reads their output, nor flatten or chunk (views), stochastic depth (its input itself in eval)
+# or the network's input.
 _FRESH_OUTPUT = (
     ir.Conv,
     ir.Linear,
@@ -31,9 +32,20 @@ _FRESH_OUTPUT = (
     ir.GlobalPool,
     ir.LRN,
     ir.Add,
+    ir.Mul,
     ir.Concat,
-    ir.FusedConv,
+    ir.ConvTranspose,
+    ir.Upsample,
+    ir.Scale,
 )
+
+
+def _fresh(op: ir.Op) -> bool:
+    """Whether a ReLU may overwrite `op`'s output (`_FRESH_OUTPUT`). A fused conv's, unless it ends with its
+    activation: with a hook on the conv that activation runs as a PyTorch op, whose backward may read it."""
+    if isinstance(op, ir.FusedConv):
+        return op.activation is None or op.lrn is not None
+    return isinstance(op, _FRESH_OUTPUT)
 
 
 @dataclass(frozen=True)
@@ -103,9 +115,10 @@ def _in_place(layer: ir.Layer, producers: dict[str, ir.Layer], readers: dict[str
     if source is None or readers.get(source.name, []) != [layer.name]:
         return False
     if layer.op == ir.Activation("relu"):
-        return isinstance(source.op, _FRESH_OUTPUT)
+        return _fresh(source.op)
     if isinstance(layer.op, ir.LRN):
-        return isinstance(source.op, _FRESH_OUTPUT) or source.op == ir.Activation("relu")
+        # (no gradient is kept then: a fresh tensor is enough)
+        return _fresh(source.op) or isinstance(source.op, ir.FusedConv) or source.op == ir.Activation("relu")
     return False
 
 

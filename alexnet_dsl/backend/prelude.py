@@ -27,10 +27,11 @@ BACKEND_FILE = "{backend}_ops.py"  # in HELPERS: the file of the backend being g
 # the regions each needs, itself included: `FILE:NAME`, or `NAME` for a region of torch_ops.py.
 HELPERS: dict[str, tuple[str, ...]] = {
     "lrn": ("inv_pow", "needs_grad", "lrn"),
-    # each Triton backend has its own `_conv_relu_lrn` (the kernel, or the kernel on CUDA tensors), which
-    # calls `_lrn` and `_plain_module`
-    "fused": ("inv_pow", "needs_grad", "lrn", "plain_module", f"{BACKEND_FILE}:conv_relu_lrn"),
+    # each Triton backend has its own `_fused_conv` (the kernel, or the kernel on CUDA tensors), which calls
+    # `_lrn`, `_plain_module` and `fold`'s `_activate` and `_folded`
+    "fused": ("inv_pow", "needs_grad", "lrn", "plain_module", "fold", f"{BACKEND_FILE}:fused_conv"),
     "linear": ("onednn_linear", "needs_grad", "fast_call"),
+    "stochastic_depth": ("stochastic_depth",),
     "admissible": ("admissible",),
 }
 

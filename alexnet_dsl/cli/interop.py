@@ -168,7 +168,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(f"--name must be an ASCII identifier not starting with `_`, got {args.name!r}")
     module = _load_model(args.model)
     name = args.name or _default_name(module)
-    result = _translate(module, shape, name, args.model)
+    result = _translate(module, shape, name, args.model, blocks=not args.flat)
     if result is None:
         return EXIT_ERRORS
     write_output(args.output, result.text, inputs=(Path(args.model),) if Path(args.model).is_file() else ())
@@ -187,12 +187,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _translate(module, shape: tuple[int, ...], name: str, model: str):
+def _translate(module, shape: tuple[int, ...], name: str, model: str, blocks: bool = True):
     """The spec of `module`, or None (the reasons printed) when it cannot be translated."""
     from alexnet_dsl.interop.torch_import import UnsupportedModule, translate
 
     try:
-        return translate(module, shape, name)
+        return translate(module, shape, name, blocks=blocks)
     except UnsupportedModule as e:
         for item in e.unsupported:
             sys.stderr.write(f"dslc: error: cannot translate {item}\n")
@@ -264,6 +264,11 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--name", help="the network's name (default: the module's class name)")
     p.add_argument("-o", "--output", metavar="OUT.net", help="where to write (default: standard output)")
+    p.add_argument(
+        "--flat",
+        action="store_true",
+        help="one layer per traced node (default: a module repeated with equal bodies becomes a block)",
+    )
     p.add_argument(
         "--save-weights",
         metavar="W.pt",

@@ -142,6 +142,8 @@ def convert(key: str, param: Param, val: Value, ctx: suggest.Context) -> object:
     """The value of the argument `key` as the IR takes it (an int pair argument as a pair), or the
     diagnostic of a value of the wrong kind or out of the parameter's range."""
     kind = param.kind
+    if kind == "choice":
+        return _choice(key, param, val)
     if val.kind == "name" and val.value not in ("true", "false", "same"):
         return _not_a_value(str(val.value), val.span, kind, ctx)
     if kind == "bool":
@@ -181,6 +183,16 @@ def convert(key: str, param: Param, val: Value, ctx: suggest.Context) -> object:
             key, val, "an integer or a pair `(h, w)`" + (" or `same`" if kind == "padding" else "")
         )
     return _out_of_range(key, param, val.value, val.text, val.span) or (val.value, val.value)
+
+
+def _choice(key: str, param: Param, val: Value) -> object:
+    """One of the words the argument takes; a misspelt or differently cased one is rewritten."""
+    if val.kind == "name" and val.value in param.choices:
+        return val.value
+    words = ", ".join(f"`{w}`" for w in param.choices)
+    close = suggest.did_you_mean(str(val.text).strip("'\""), param.choices)
+    rewrites = (Rewrite(f"write `{close}`", (Edit(val.span, close),)),) if close else ()
+    return error("E0104", f"`{key}` must be one of {words}, got {val.show()}", val.span, rewrites=rewrites)
 
 
 def _not_a_value(name: str, span: Span, kind: str, ctx: suggest.Context) -> Diagnostic:

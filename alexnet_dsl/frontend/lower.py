@@ -18,9 +18,10 @@ from alexnet_dsl import ir
 from alexnet_dsl.diagnostics import Diagnostic, Related, error
 from alexnet_dsl.frontend import declared, syntax
 from alexnet_dsl.frontend.binding import BoundOp, bind_block, bind_op
+from alexnet_dsl.frontend.foreign import is_missing_op
 from alexnet_dsl.frontend.scopes import LocalName, Ref, References, Scope, name_lines
 from alexnet_dsl.frontend.suggest import Context, renamed_op
-from alexnet_dsl.frontend.vocabulary import OPS, RESERVED, OpSpec, is_missing_op
+from alexnet_dsl.frontend.vocabulary import OPS, RESERVED, OpSpec
 from alexnet_dsl.source import Source, Span
 
 MAX_BLOCK_DEPTH = 64

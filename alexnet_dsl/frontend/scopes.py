@@ -140,13 +140,25 @@ class References:
                 if target is None:
                     if ref not in reported:
                         reported.add(ref)
-                        options = list(self.scopes[ref.sid].names)  # (its written names)
+                        scope = self.scopes[ref.sid]
+                        options = list(scope.names)  # (its written names)
+                        param = ref.name in scope.env  # a block parameter: a value, never a layer
+                        helps = (
+                            (
+                                f"`{ref.name}` is a parameter of the block: a block's parameters are "
+                                "values; a block reads one layer, `input`, so join the other layer "
+                                "outside the block",
+                            )
+                            if param
+                            else ()
+                        )
                         diags.append(
                             error(
                                 "E0202",
                                 f"no layer named `{ref.name}`",
                                 ref.span,
-                                rewrites=rename(ref.name, ref.span, options),
+                                helps=helps,
+                                rewrites=() if param else rename(ref.name, ref.span, options),
                             )
                         )
                     return None

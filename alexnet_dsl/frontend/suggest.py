@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 
 from alexnet_dsl import ir
 from alexnet_dsl.diagnostics import Diagnostic, Edit, Rewrite, error
+from alexnet_dsl.frontend.foreign import ARG_ALIASES, INFERRED_ARGS, OP_ALIASES
 from alexnet_dsl.frontend.syntax import Arg, Call, Value, substitute
-from alexnet_dsl.frontend.vocabulary import ARG_ALIASES, INFERRED_ARGS, OP_ALIASES, OPS, OpSpec, Param
+from alexnet_dsl.frontend.vocabulary import OPS, OpSpec, Param
 from alexnet_dsl.source import Source, Span
 
 
@@ -72,6 +73,8 @@ def fits(param: Param, val: Value) -> bool:
         return val.kind in ("int", "float")
     if param.kind == "int":
         return val.kind == "int"
+    if param.kind == "choice":
+        return val.kind == "name" and val.value in param.choices
     same = param.kind == "padding" and val.kind == "name" and val.value == "same"
     return same or val.kind in ("int", "pair")
 
@@ -222,7 +225,7 @@ def renamed_op(
     call: Call, blocks: Collection[str], check: Callable[[str], list[Diagnostic]]
 ) -> tuple[Rewrite, ...]:
     """did you mean: our op is the same op in another case, another framework's name for it or a typo of
-    it (never a different op: see vocabulary.MISSING_OPS). When the call is also wrong for our op
+    it (never a different op: see foreign.MISSING_OPS). When the call is also wrong for our op
     (PyTorch's `BatchNorm2d(3)` is `batchnorm`; a bare `Linear` needs its features), the rewrite also
     fixes the call, so that accepting it leaves no error on the line. `check(op)`: the diagnostics of
     the call read as a call of the built-in `op`."""
@@ -414,6 +417,7 @@ def name_value_help(name: str, span: Span, kind: str, ctx: Context) -> dict:
         "float": "a number",
         "int": "an integer",
         "padding": "an integer, a pair `(h, w)` or `same`",
+        "choice": "one of the words the argument takes",
     }.get(kind, "an integer or a pair `(h, w)`")
     if name.lower() in ("none", "null", "nil"):
         if kind == "bool":

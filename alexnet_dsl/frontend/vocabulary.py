@@ -2,7 +2,8 @@
 and how each op's IR node is built.
 
 Lowering binds and checks arguments against it; highlighting, `dslc graph`, the generators of
-`alexnet_dsl.testing` and the importer (which leaves out arguments equal to their default) read it too. Beside it: what other frameworks call our ops and arguments, and their ops we lack.
+`alexnet_dsl.testing` and the importer (which leaves out arguments equal to their default) read it too.
+What other frameworks call our ops and arguments, and their ops we lack, is in foreign.py.
 
 Adding an op is one entry here (an elementwise activation is `_activation("name")`: `ir.Activation` with
 its kind, no new IR class), one shape rule (analysis, keyed by the IR node's type), one codegen entry
@@ -11,7 +12,6 @@ its kind, no new IR class), one shape rule (analysis, keyed by the IR node's typ
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +27,12 @@ RESERVED = {"true", "false", "same", "network", "block", "from"}
 class Param:
     """One argument of an op: its kind, its default and its range."""
 
-    kind: str  # int, pair (int or pair), padding (pair or same), float, bool
+    kind: str  # int, pair (int or pair), padding (pair or same), float, bool, choice (one of `choices`)
     default: object = None  # None (REQUIRED): required, unless optional
     lo: float | None = None
     hi: float | None = None
     optional: bool = False  # may be left out though it has no default (lrn's `avg_alpha`)
+    choices: tuple[str, ...] = ()  # the words a `choice` takes, the default first
 
     @property
     def required(self) -> bool:
@@ -74,9 +75,18 @@ def _node(cls: type, *keys: str) -> Build:
     return lambda v, spans, at: cls(*(v[k] for k in keys))
 
 
+def _choice(*words: str) -> Param:
+    """An argument that is one of `words`, the first by default."""
+    return Param("choice", words[0], choices=words)
+
+
 def _activation(kind: str, *keys: str) -> Build:
     """An elementwise activation: one IR node for all, told apart by its kind (and its arguments `keys`)."""
-    return lambda v, spans, at: ir.Activation(kind, tuple((k, float(v[k])) for k in keys))
+
+    def value(x: object) -> float | str:
+        return x if isinstance(x, str) else float(x)  # type: ignore[arg-type]
+
+    return lambda v, spans, at: ir.Activation(kind, tuple((k, value(v[k])) for k in keys))
 
 
 def _pool(kind: str) -> Build:
@@ -102,6 +112,45 @@ def _pool(kind: str) -> Build:
 def _global(kind: str) -> Build:
     """A pooling of `kind` ("avg", "max") over all of H and W."""
     return lambda v, spans, at: ir.GlobalPool(kind, v["keepdims"])
+
+
+def _chunk(v: dict[str, Any], spans: dict[str, Span], at: Span) -> ir.Op | Diagnostic:
+    if v["index"] >= v["parts"]:
+        return error(
+            "E0105",
+            f"`index` counts the parts from 0: it must be less than {v['parts']}, got {v['index']}",
+            spans.get("index", at),
+        )
+    return ir.Chunk(v["parts"], v["index"])
+
+
+def _upsample(v: dict[str, Any], spans: dict[str, Span], at: Span) -> ir.Op | Diagnostic:
+    if v["align_corners"] and v["mode"] == "nearest":
+        return error(
+            "E0106",
+            "`align_corners` applies to `mode=bilinear` only",
+            spans["align_corners"],
+            notes=("nearest-neighbour upsampling has no corners to align (PyTorch refuses it too)",),
+        )
+    return ir.Upsample(v["scale"], v["mode"], v["align_corners"])
+
+
+def _conv_transpose(v: dict[str, Any], spans: dict[str, Span], at: Span) -> ir.Op | Diagnostic:
+    for i in range(2):
+        extra, stride, dilation = v["output_padding"][i], v["stride"][i], v["dilation"][i]
+        if extra >= max(stride, dilation):
+            return error(
+                "E0105",
+                f"`output_padding` must be less than the stride or the dilation: {extra} >= "
+                f"{max(stride, dilation)}",
+                spans.get("output_padding", at),
+                notes=(
+                    "`output_padding` picks one of the `stride` input sizes a strided conv maps to the "
+                    "same output; it adds at most stride - 1 rows and columns",
+                ),
+            )
+    keys = ("filters", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "bias")
+    return ir.ConvTranspose(*(v[k] for k in keys))
 
 
 def _lrn(v: dict[str, Any], spans: dict[str, Span], at: Span) -> ir.Op | Diagnostic:
@@ -158,10 +207,38 @@ OPS: dict[str, OpSpec] = {
         },
         _pool("avg"),
     ),
+    "conv_transpose": OpSpec(
+        ("filters",),
+        {
+            "filters": _INT1,
+            "kernel": _PAIR1,
+            "stride": Param("pair", 1, lo=1),
+            "padding": Param("pair", 0, lo=0),
+            "output_padding": Param("pair", 0, lo=0),
+            "dilation": Param("pair", 1, lo=1),
+            "groups": Param("int", 1, lo=1),
+            "bias": Param("bool", True),
+        },
+        _conv_transpose,
+        torch=TorchForm(
+            "nn.ConvTranspose2d",
+            "in_channels",
+            ("filters", "kernel", "stride", "padding", "output_padding", "groups", "bias", "dilation"),
+        ),
+    ),
     "adaptive_avgpool": OpSpec(("output",), {"output": _PAIR1}, _node(ir.AdaptiveAvgPool, "output")),
     "channel_shuffle": OpSpec(("groups",), {"groups": _INT1}, _node(ir.ChannelShuffle, "groups")),
     "global_avgpool": OpSpec((), {"keepdims": Param("bool", False)}, _global("avg")),
     "global_maxpool": OpSpec((), {"keepdims": Param("bool", False)}, _global("max")),
+    "upsample": OpSpec(
+        ("scale",),
+        {
+            "scale": _PAIR1,
+            "mode": _choice("nearest", "bilinear"),
+            "align_corners": Param("bool", False),
+        },
+        _upsample,
+    ),
     "lrn": OpSpec(
         ("size",),
         {
@@ -182,7 +259,14 @@ OPS: dict[str, OpSpec] = {
         torch=TorchForm("nn.BatchNorm2d", "num_features", ("eps", "momentum")),
     ),
     "layernorm": OpSpec((), {"eps": Param("float", 1e-5, lo=1e-300)}, _node(ir.LayerNorm, "eps")),
+    "scale": OpSpec(("init",), {"init": Param("float", 1.0)}, _node(ir.Scale, "init")),
     "dropout": OpSpec(("p",), {"p": Param("float", 0.5, lo=0, hi=1)}, _node(ir.Dropout, "p")),
+    "stochastic_depth": OpSpec(
+        ("p",),
+        {"p": Param("float", REQUIRED, lo=0, hi=1), "mode": _choice("row", "batch")},
+        _node(ir.StochasticDepth, "p", "mode"),
+    ),
+    "chunk": OpSpec(("parts", "index"), {"parts": _INT1, "index": Param("int", REQUIRED, lo=0)}, _chunk),
     "flatten": OpSpec((), {}, _node(ir.Flatten)),
     "linear": OpSpec(
         ("features",),
@@ -200,169 +284,28 @@ OPS: dict[str, OpSpec] = {
         ("slope",), {"slope": Param("float", 0.01, lo=0)}, _activation("leaky_relu", "slope")
     ),
     "elu": OpSpec(("alpha",), {"alpha": Param("float", 1.0, lo=0)}, _activation("elu", "alpha")),
-    "gelu": OpSpec((), {}, _activation("gelu")),
+    "gelu": OpSpec((), {"approximate": _choice("none", "tanh")}, _activation("gelu", "approximate")),
     "silu": OpSpec((), {}, _activation("silu")),
     "mish": OpSpec((), {}, _activation("mish")),
     "hardswish": OpSpec((), {}, _activation("hardswish")),
     "hardsigmoid": OpSpec((), {}, _activation("hardsigmoid")),
     "add": OpSpec((), {}, _node(ir.Add), variadic_refs=True),
+    "mul": OpSpec((), {}, _node(ir.Mul), variadic_refs=True),
     "concat": OpSpec((), {}, _node(ir.Concat), variadic_refs=True),
 }
 
-# The elementwise activations (`relu`, `tanh`, ...): the argument-free ops whose node is an `ir.Activation`.
+
+def _defaults(spec: OpSpec) -> dict[str, Any] | None:
+    """Every argument of `spec` at its default; None if one is required."""
+    if any(p.default is REQUIRED for p in spec.params.values()):
+        return None
+    return {k: p.default for k, p in spec.params.items()}
+
+
+# The elementwise activations (`relu`, `gelu`, `leaky_relu`, ...): the ops whose node is an
+# `ir.Activation`; each may be written bare, its arguments at their defaults.
 ACTIVATIONS = tuple(
     op
     for op, spec in OPS.items()
-    if not spec.params and isinstance(spec.build({}, {}, Span.point(1, 1)), ir.Activation)
+    if (v := _defaults(spec)) is not None and isinstance(spec.build(v, {}, Span.point(1, 1)), ir.Activation)
 )
-
-
-# What other frameworks call dslc's ops and arguments: such a name is no typo of ours, so the edit
-# distance alone misses it (`dense` is far from `linear`).
-OP_ALIASES = {
-    "dense": "linear",
-    "fc": "linear",
-    "swish": "silu",
-    "layernormalization": "layernorm",
-    "layer_norm": "layernorm",
-    "layernorm2d": "layernorm",
-    "globalaveragepooling2d": "global_avgpool",
-    "globalavgpool": "global_avgpool",
-    "globalaveragepool": "global_avgpool",
-    "global_average_pooling2d": "global_avgpool",
-    "globalmaxpool": "global_maxpool",
-    "globalmaxpool2d": "global_maxpool",
-    "globalmaxpooling2d": "global_maxpool",
-    "global_max_pooling2d": "global_maxpool",
-    "leakyrelu": "leaky_relu",
-    "hard_swish": "hardswish",
-    "hard_sigmoid": "hardsigmoid",
-    "fully_connected": "linear",
-    "conv2d": "conv",
-    "convolution": "conv",
-    "max_pool": "maxpool",
-    "maxpool2d": "maxpool",
-    "max_pool2d": "maxpool",
-    "max_pooling2d": "maxpool",
-    "avg_pool": "avgpool",
-    "avgpool2d": "avgpool",
-    "avg_pool2d": "avgpool",
-    "average_pooling2d": "avgpool",
-    "adaptiveavgpool2d": "adaptive_avgpool",
-    "adaptive_avg_pool2d": "adaptive_avgpool",
-    "localresponsenorm": "lrn",
-    "local_response_normalization": "lrn",
-    "batchnorm2d": "batchnorm",
-    "batch_norm": "batchnorm",
-    "batchnormalization": "batchnorm",
-    "batch_normalization": "batchnorm",
-    "concatenate": "concat",
-    "cat": "concat",
-}
-ARG_ALIASES = {  # (op, their name) -> (ours, where theirs comes from)
-    ("global_avgpool", "keepdim"): ("keepdims", "PyTorch's `keepdim` is dslc's `keepdims`"),
-    ("global_maxpool", "keepdim"): ("keepdims", "PyTorch's `keepdim` is dslc's `keepdims`"),
-    ("leaky_relu", "negative_slope"): ("slope", "PyTorch's `negative_slope` is dslc's `slope`"),
-    ("leaky_relu", "alpha"): ("slope", "Keras's and ONNX's `alpha` of a leaky ReLU is dslc's `slope`"),
-    ("lrn", "bias"): ("k", "ONNX's and TensorFlow's `bias` is dslc's `k`"),
-    ("lrn", "local_size"): ("size", "Caffe's `local_size` is dslc's `size`"),
-    ("conv", "kernel_size"): ("kernel", "PyTorch's `kernel_size` is dslc's `kernel`"),
-    ("maxpool", "kernel_size"): ("kernel", "PyTorch's `kernel_size` is dslc's `kernel`"),
-    ("avgpool", "kernel_size"): ("kernel", "PyTorch's `kernel_size` is dslc's `kernel`"),
-    ("maxpool", "ceil_mode"): ("ceil", "PyTorch's `ceil_mode` is dslc's `ceil`"),
-    ("avgpool", "ceil_mode"): ("ceil", "PyTorch's `ceil_mode` is dslc's `ceil`"),
-    ("conv", "out_channels"): ("filters", "PyTorch's `out_channels` is dslc's `filters`"),
-    ("linear", "out_features"): ("features", "PyTorch's `out_features` is dslc's `features`"),
-    ("linear", "units"): ("features", "Keras's `units` is dslc's `features`"),
-    ("dropout", "rate"): ("p", "Keras's `rate` is dslc's `p`"),
-    ("batchnorm", "epsilon"): ("eps", "Keras's `epsilon` is dslc's `eps`"),
-    ("adaptive_avgpool", "output_size"): ("output", "PyTorch's `output_size` is dslc's `output`"),
-    ("conv", "num_output"): ("filters", "Caffe's `num_output` is dslc's `filters`"),
-    ("linear", "num_output"): ("features", "Caffe's `num_output` is dslc's `features`"),
-    ("lrn", "n"): ("size", "the paper's `n` (adjacent kernel maps) is dslc's `size`"),
-    ("conv", "pad"): ("padding", "Caffe's `pad` is dslc's `padding`"),
-    ("maxpool", "pad"): ("padding", "Caffe's `pad` is dslc's `padding`"),
-    ("avgpool", "pad"): ("padding", "Caffe's `pad` is dslc's `padding`"),
-    ("conv", "group"): ("groups", "Caffe's `group` is dslc's `groups`"),
-    ("conv", "bias_term"): ("bias", "Caffe's `bias_term` is dslc's `bias`"),
-    ("linear", "bias_term"): ("bias", "Caffe's `bias_term` is dslc's `bias`"),
-    ("conv", "use_bias"): ("bias", "Keras's `use_bias` is dslc's `bias`"),
-    ("linear", "use_bias"): ("bias", "Keras's `use_bias` is dslc's `bias`"),
-    ("conv", "strides"): ("stride", "Keras's `strides` is dslc's `stride`"),
-    ("maxpool", "strides"): ("stride", "Keras's `strides` is dslc's `stride`"),
-    ("avgpool", "strides"): ("stride", "Keras's `strides` is dslc's `stride`"),
-    ("maxpool", "pool_size"): ("kernel", "Keras's `pool_size` is dslc's `kernel`"),
-    ("avgpool", "pool_size"): ("kernel", "Keras's `pool_size` is dslc's `kernel`"),
-    ("conv", "dilation_rate"): ("dilation", "Keras's `dilation_rate` is dslc's `dilation`"),
-    ("dropout", "dropout_ratio"): ("p", "Caffe's `dropout_ratio` is dslc's `p`"),
-}
-# Arguments other frameworks need and dslc infers from the layer's input: written, they are dropped.
-INFERRED_ARGS = {
-    ("conv", "in_channels"): "PyTorch's `in_channels`",
-    ("linear", "in_features"): "PyTorch's `in_features`",
-    ("batchnorm", "num_features"): "PyTorch's `num_features`",
-}
-
-
-# Well-known ops of other frameworks that dslc lacks. Each is close in spelling to one of ours (`gelu` to
-# `relu`, `LogSoftmax` to `softmax`) but computes something else: proposing ours would silently change the
-# network, so such a name is answered with "not an op of dslc yet", never with a did-you-mean. Keys are
-# lowercase without `_` and without a trailing `1d`/`2d`/`3d`.
-MISSING_OPS = frozenset(
-    {
-        "logsoftmax",
-        "softmin",
-        "selu",
-        "celu",
-        "prelu",
-        "rrelu",
-        "hardtanh",
-        "softplus",
-        "softsign",
-        "tanhshrink",
-        "logsigmoid",
-        "threshold",
-        "glu",
-        "groupnorm",
-        "instancenorm",
-        "rmsnorm",
-        "dropout2d",
-        "alphadropout",
-        "spatialdropout",
-        "maxunpool",
-        "lppool",
-        "adaptivemaxpool",
-        "fractionalmaxpool",
-        "convtranspose",
-        "conv2dtranspose",
-        "deconv",
-        "deconvolution",
-        "separableconv",
-        "depthwiseconv",
-        "upsample",
-        "upsampling",
-        "interpolate",
-        "pixelshuffle",
-        "zeropad",
-        "zeropadding",
-        "pad",
-        "embedding",
-        "lstm",
-        "gru",
-        "rnn",
-        "multiheadattention",
-        "attention",
-        "transformer",
-        "sub",
-        "mul",
-        "multiply",
-        "matmul",
-        "bilinear",
-    }
-)
-
-
-def is_missing_op(name: str) -> bool:
-    """Whether `name` is another framework's op that dslc lacks (see MISSING_OPS)."""
-    key = name.lower().replace("_", "")
-    return key in MISSING_OPS or re.sub(r"[123]d$", "", key) in MISSING_OPS

@@ -7,7 +7,9 @@ Each node of the traced graph becomes one layer. A layer is named after the modu
 to it; a layer reads the line above unless it says `from NAME`, and `+` and `torch.cat(dim=1)`
 become `add` and `concat` (`torch_ops` translates each call). Convolutions, pools and flatten
 carry their traced shape as an assertion, so the spec documents itself and `dslc check` confirms
-the translation. The text is laid out by `dslc fmt`'s formatter, so fmt leaves it as it is.
+the translation. A module repeated with equal bodies (ResNet's `Bottleneck`) becomes a block and
+one call per instance (`torch_blocks`), unless `blocks=False`. The text is laid out by `dslc fmt`'s
+formatter, so fmt leaves it as it is.
 
 Everything that has no counterpart in the language is collected, not just the first, and raised
 together as `UnsupportedModule`.
@@ -18,15 +20,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alexnet_dsl._version import __version__
 from alexnet_dsl.analysis.pipeline import check_text
 from alexnet_dsl.analysis.result import Analysis
-from alexnet_dsl.backend.names import mangle
+from alexnet_dsl.backend.names import attr_path
 from alexnet_dsl.extras import needs
-from alexnet_dsl.frontend.vocabulary import RESERVED
+from alexnet_dsl.interop.torch_blocks import Container, Layer, valid_name
+from alexnet_dsl.interop.torch_spec import dims, spec
 from alexnet_dsl.tools.fmt import format_text
+
+__all__ = ["Translation", "UnsupportedModule", "from_torch", "translate", "valid_name"]
 
 # a missing extra is one line naming its `pip install` (checked before `torch_ops` imports torch)
 with needs("`alexnet_dsl.interop.torch_import`"):
@@ -38,9 +43,10 @@ with needs("`alexnet_dsl.interop.torch_import`"):
         Untranslatable,
         add_operands,
         concat_operands,
-        is_flatten,
+        is_stochastic_depth,
         single_op,
     )
+    from alexnet_dsl.interop.torch_patterns import Rewrite, rewrite
 
 
 class UnsupportedModule(ImportError):
@@ -60,49 +66,68 @@ class Translation:
 
     text: str
     analysis: Analysis
-    # layer name -> path of the module with its weights (`features_0` -> `features.0`)
+    # layer name -> path of the module with its weights (`features_0` -> `features.0`, inside a
+    # block's instance `layer1_0.conv1` -> `layer1.0.conv1`), or of the parameter a `scale` is
     modules: dict[str, str]
+    # layer name -> how its weights load, where not as its module's state_dict (torch_patterns.LOADS): a
+    # Linear's as a 1x1 convolution's (`linear_as_conv`), a parameter as the layer itself (`parameter`,
+    # `channel_parameter`: reshaped to (C, 1, 1))
+    loads: dict[str, str] = field(default_factory=dict)
 
     def state_dict(self, module: nn.Module) -> dict[str, torch.Tensor]:
         """`module`'s parameters and buffers under the names the compiled spec uses."""
         out: dict[str, torch.Tensor] = {}
         for layer, path in self.modules.items():
+            load = self.loads.get(layer, "module")
+            if load in ("parameter", "channel_parameter"):
+                owner, _, leaf = path.rpartition(".")
+                tensor = getattr(module.get_submodule(owner), leaf).detach()
+                out[attr_path(layer)] = tensor.reshape(-1, 1, 1) if load == "channel_parameter" else tensor
+                continue
             for leaf, tensor in module.get_submodule(path).state_dict().items():
-                out[f"{mangle(layer)}.{leaf}"] = tensor
+                if load == "linear_as_conv" and leaf == "weight":
+                    tensor = tensor[:, :, None, None]  # [out, in] -> [out, in, 1, 1]
+                out[f"{attr_path(layer)}.{leaf}"] = tensor
         return out
 
 
-def from_torch(module: nn.Module, input_shape: Sequence[int], name: str = "Imported") -> str:
+def from_torch(
+    module: nn.Module, input_shape: Sequence[int], name: str = "Imported", *, blocks: bool = True
+) -> str:
     """The `.net` text of `module` for inputs of `input_shape` (batch first, e.g. (1, 3, 224, 224)).
 
     The spec compiles back to the same function; load the weights with `translate(...).state_dict`.
-    Raises `UnsupportedModule` listing every op the language lacks.
+    Repeated modules become blocks unless `blocks=False`. Raises `UnsupportedModule` listing every op
+    the language lacks.
     """
-    return translate(module, input_shape, name).text
+    return translate(module, input_shape, name, blocks=blocks).text
 
 
 # ---------------------------------------------------------------------------- one node -> one layer
 
+# containers, never blocks (their subclasses, as DenseNet's `_Transition(nn.Sequential)`, can be)
+_PLAIN = {f"torch.nn.modules.container.{name}" for name in ("Sequential", "ModuleList", "ModuleDict")}
 
-@dataclass
-class _Layer:
-    """One line of the spec, before it has a name."""
 
-    node: str  # the fx node's name
-    op: str  # `conv(96, kernel=11, stride=4)`
-    inputs: list[str]  # fx node names (or the placeholder's)
-    shape: tuple[int, ...] | None = None
-    join: bool = False  # add/concat: inputs are written as arguments
-    path: str | None = None  # the module's path, for call_module nodes
-    weights: bool = False  # the module has parameters or buffers
-    assert_shape: bool = False
+def _stack(node: fx.Node, own: str | None = None) -> tuple[Container, ...]:
+    """The modules `node` ran in, outermost first, its own module left out (from `nn_module_stack`)."""
+    out = []
+    for path, cls in (node.meta.get("nn_module_stack") or {}).values():
+        if node.op == "call_module" and path == node.target or path == own:
+            continue
+        full = f"{cls.__module__}.{cls.__qualname__}" if isinstance(cls, type) else str(cls)
+        out.append(Container(path, full.rpartition(".")[2], full in _PLAIN))
+    return tuple(out)
 
 
 _WITH_SHAPE = {"conv", "maxpool", "avgpool", "adaptive_avgpool", "flatten"}  # ops that assert their shape
 
 
-def _translate_node(gm: fx.GraphModule, node: fx.Node, alias: dict[str, str], layers: list[_Layer]) -> None:
-    """Append the layer of one node, or record it as an alias of its input."""
+def _translate_node(
+    gm: fx.GraphModule, node: fx.Node, alias: dict[str, str], layers: list[Layer], done: Rewrite | None
+) -> None:
+    """Append the layer of one node (`done`: what a pattern made of it), or record it as an alias of its
+    input."""
 
     def source(arg) -> str:
         if not isinstance(arg, fx.Node):
@@ -111,6 +136,32 @@ def _translate_node(gm: fx.GraphModule, node: fx.Node, alias: dict[str, str], la
             raise Untranslatable(f"an operand `{arg.name}` that is not a tensor")
         return alias.get(arg.name, arg.name)
 
+    done = done or _one_node(gm, node)
+    if done.op is None:
+        if done.inputs:
+            alias[node.name] = source(done.inputs[0])
+        return
+    path = done.path
+    weights = path is not None and (done.load != "module" or bool(gm.get_submodule(path).state_dict()))
+    layers.append(
+        Layer(
+            node.name,
+            done.op,
+            [source(x) for x in done.inputs],
+            done.shape or _shape(node),
+            done.join,
+            path=path,
+            weights=weights,
+            load=done.load,
+            assert_shape=not done.join and done.op.split("(")[0] in _WITH_SHAPE,
+            stack=_stack(node, done.own),
+            name=done.name,
+        )
+    )
+
+
+def _one_node(gm: fx.GraphModule, node: fx.Node) -> Rewrite:
+    """What a node outside the patterns of `torch_patterns` is: a join, an op, or its input."""
     added = add_operands(node)
     if added is not None:
         a, b = added
@@ -119,37 +170,18 @@ def _translate_node(gm: fx.GraphModule, node: fx.Node, alias: dict[str, str], la
                 f"adds shapes {list(_shape(a) or ())} and {list(_shape(b) or ())} "
                 "(the language adds equal shapes)"
             )
-        layers.append(_Layer(node.name, "add", [source(a), source(b)], _shape(node), join=True))
-        return
+        return Rewrite("add", (a, b), join=True)
     joined = concat_operands(node, len(_shape(node) or ()))
     if joined is not None:
-        parts = [source(t) for t in joined]
-        if len(parts) == 1:
-            alias[node.name] = parts[0]
-        else:
-            layers.append(_Layer(node.name, "concat", parts, _shape(node), join=True))
-        return
-    if node.op == "call_method" and node.target == "size" and all(is_flatten(u) for u in node.users):
-        return  # `x.size(0)` feeding `x.view(x.size(0), -1)`
+        return (
+            Rewrite(None, tuple(joined)) if len(joined) == 1 else Rewrite("concat", tuple(joined), join=True)
+        )
     in_shape = _shape(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
     op = single_op(gm, node, in_shape or ())
-    x = source(node.args[0])
+    first = node.args[0] if node.args else None
     if op is None:
-        alias[node.name] = x
-        return
-    path = str(node.target) if node.op == "call_module" else None
-    weights = path is not None and bool(gm.get_submodule(path).state_dict())
-    layers.append(
-        _Layer(
-            node.name,
-            op,
-            [x],
-            _shape(node),
-            path=path,
-            weights=weights,
-            assert_shape=op.split("(")[0] in _WITH_SHAPE,
-        )
-    )
+        return Rewrite(None, (first,))
+    return Rewrite(op, (first,), path=str(node.target) if node.op == "call_module" else None)
 
 
 # ---------------------------------------------------------------------------- the graph
@@ -166,15 +198,29 @@ def _modes_kept(module: nn.Module) -> Iterator[None]:
             m.training = training
 
 
+class _Tracer(fx.Tracer):
+    """torch.fx's tracer, with torchvision's StochasticDepth as one call (its forward draws random numbers)."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return is_stochastic_depth(m) or super().is_leaf_module(m, module_qualified_name)
+
+
 def _trace(module: nn.Module) -> fx.GraphModule:
     module.train()  # so that `F.dropout(x, p, self.training)` traces as a dropout
     try:
-        gm = fx.symbolic_trace(module)
+        tracer = _Tracer()
+        graph = tracer.trace(module)
+        gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UnsupportedModule([f"torch.fx cannot trace `{type(module).__name__}`: {first}"]) from None
     gm.graph.eliminate_dead_code()
     return gm
+
+
+# batch normalisation keeps its input's shape: on fake tensors it runs a decomposition in Python, some
+# milliseconds a call (DenseNet-201 has 200), so a fitting input's shape is taken as it is
+_NORM_RANKS = {nn.BatchNorm1d: (2, 3), nn.BatchNorm2d: (4,)}
 
 
 class _ShapeRecorder(fx.Interpreter):
@@ -183,6 +229,14 @@ class _ShapeRecorder(fx.Interpreter):
         if isinstance(result, torch.Tensor):
             n.meta["dslc_shape"] = tuple(result.shape)
         return result
+
+    def call_module(self, target, args, kwargs):
+        module = self.fetch_attr(target)  # type: ignore[arg-type]
+        x = args[0] if len(args) == 1 and not kwargs else None
+        ranks = _NORM_RANKS.get(type(module), ())
+        if isinstance(x, torch.Tensor) and x.dim() in ranks and x.shape[1] == module.num_features:
+            return torch.empty_like(x)
+        return super().call_module(target, args, kwargs)
 
 
 def _shapes(gm: fx.GraphModule, input_shape: Sequence[int]) -> None:
@@ -195,7 +249,7 @@ def _shapes(gm: fx.GraphModule, input_shape: Sequence[int]) -> None:
     level = logger.level
     logger.setLevel(logging.CRITICAL)
     try:
-        with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        with FakeTensorMode(allow_non_fake_inputs=True) as mode, torch.no_grad():
             _ShapeRecorder(gm).run(mode.from_tensor(torch.empty(*input_shape)))
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -210,24 +264,12 @@ def _shape(node: fx.Node) -> tuple[int, ...] | None:
     return node.meta.get("dslc_shape")
 
 
-# ---------------------------------------------------------------------------- names and text
+# ---------------------------------------------------------------------------- the spec
 
 
-def valid_name(text: str) -> bool:
-    """An ASCII identifier the language accepts as a name, without `_` in front (which codegen mangles)."""
-    return text.isascii() and text.isidentifier() and not text.startswith("_") and text not in RESERVED
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    taken.add(name)
-    return name
-
-
-def translate(module: nn.Module, input_shape: Sequence[int], name: str = "Imported") -> Translation:
+def translate(
+    module: nn.Module, input_shape: Sequence[int], name: str = "Imported", *, blocks: bool = True
+) -> Translation:
     """`from_torch`, with the checked analysis and the module each layer came from."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"from_torch expects an nn.Module, not {type(module).__name__}")
@@ -248,19 +290,21 @@ def translate(module: nn.Module, input_shape: Sequence[int], name: str = "Import
         _shapes(gm, shape)
 
     alias: dict[str, str] = {}
-    layers: list[_Layer] = []
+    layers: list[Layer] = []
     unsupported: list[str] = []
     output = None
+    patterns = rewrite(gm)  # several nodes that are one op, and what only feeds them
     for node in gm.graph.nodes:
-        if node.op == "placeholder":
-            continue
+        done = patterns.get(node)
         if node.op == "output":
             output = node.args[0]
-            continue
-        try:
-            _translate_node(gm, node, alias, layers)
-        except Untranslatable as e:
-            unsupported.append(describe(gm, node, str(e)))
+        if isinstance(done, str):
+            unsupported.append(describe(gm, node, done))
+        elif node.op not in ("placeholder", "output"):
+            try:
+                _translate_node(gm, node, alias, layers, done)
+            except Untranslatable as e:
+                unsupported.append(describe(gm, node, str(e)))
     if not isinstance(output, fx.Node) or _shape(output) is None:
         unsupported.append(
             f"`{type(module).__name__}.forward` returns {type(output).__name__}, not one tensor"
@@ -273,75 +317,18 @@ def translate(module: nn.Module, input_shape: Sequence[int], name: str = "Import
         raise UnsupportedModule([f"`{type(module).__name__}.forward` returns its input unchanged"])
 
     placeholder = placeholders[0]
-    names = _names(placeholder, layers, shape)
-    origin = qualname(type(module))
-    text = _spec_text(placeholder, layers, names, shape, _shape(output), name, origin)  # type: ignore[arg-type]
-    analysis = check_text(text, f"<{name}>")
-    assert analysis.ok, "the translation does not check:\n" + "\n".join(d.message for d in analysis.errors)
-    modules = {names[la.node]: la.path for la in layers if la.weights and la.path is not None}
-    return Translation(text, analysis, modules)
-
-
-def _names(placeholder: fx.Node, layers: list[_Layer], shape: tuple[int, ...]) -> dict[str, str]:
-    """fx node -> name in the spec: the input, then module paths, then function nodes that other lines
-    refer to; the language names the others (`relu3`)."""
-    taken: set[str] = set()
     input_name = placeholder.target if isinstance(placeholder.target, str) else ""
     if not valid_name(input_name) or input_name in ("input", "x"):
         input_name = "image" if len(shape) == 4 else "features"
-    names: dict[str, str] = {placeholder.name: _unique(input_name, taken)}
-    referenced: set[str] = set()
-    previous = placeholder.name
-    for layer in layers:
-        if layer.join:
-            referenced.update(layer.inputs)
-        elif layer.inputs[0] != previous:
-            referenced.add(layer.inputs[0])
-        previous = layer.node
-    counters: dict[str, int] = {}
-    for layer in layers:
-        if layer.path is not None:
-            candidate = layer.path.replace(".", "_")
-        elif layer.node in referenced:
-            candidate = layer.node
-        else:
-            continue
-        if not valid_name(candidate):  # `0` in a top-level nn.Sequential
-            if not layer.weights and layer.node not in referenced:
-                continue
-            op = layer.op.split("(")[0]
-            counters[op] = counters.get(op, 0) + 1
-            candidate = f"{op}{counters[op]}"
-        names[layer.node] = _unique(candidate, taken)
-    return names
-
-
-def _spec_text(
-    placeholder: fx.Node,
-    layers: list[_Layer],
-    names: dict[str, str],
-    shape: tuple[int, ...],
-    out_shape: tuple[int, ...],
-    name: str,
-    origin: str,
-) -> str:
-    """The spec, one line per layer, laid out by `dslc fmt` (so that fmt leaves an imported spec as it is)."""
-
-    def dims(s: Sequence[int]) -> str:
-        return "[" + ", ".join(["N", *(str(d) for d in s[1:])]) + "]"
-
-    lines = [
-        f"# Imported from {origin} by dslc {__version__} for an input of {list(shape)}.",
-        f"network {name}({names[placeholder.name]}: {dims(shape)}) -> {dims(out_shape)} {{",
+    recovered = spec(layers, placeholder.name, input_name, blocks=blocks)
+    header = [
+        f"# Imported from {qualname(type(module))} by dslc {__version__} for an input of {list(shape)}.",
+        *(f"{block}\n" for block in recovered.blocks),
+        f"network {name}({input_name}: {dims(shape)}) -> {dims(_shape(output))} {{",  # type: ignore[arg-type]
     ]
-    previous = placeholder.name
-    for layer in layers:
-        head = f"{names[layer.node]}: " if layer.node in names else ""
-        if layer.join:
-            body = f"{layer.op}({', '.join(names[n] for n in layer.inputs)})"
-        else:
-            body = layer.op + (f" from {names[layer.inputs[0]]}" if layer.inputs[0] != previous else "")
-        shown = f" -> {dims(layer.shape)}" if layer.assert_shape and layer.shape else ""
-        lines.append(f"    {head}{body}{shown}")
-        previous = layer.node
-    return format_text("\n".join([*lines, "}"]) + "\n", f"<{name}>")
+    body = [f"    {line}" for line in recovered.lines]
+    # laid out by `dslc fmt` (so that fmt leaves an imported spec as it is)
+    text = format_text("\n".join([*header, *body, "}"]) + "\n", f"<{name}>")
+    analysis = check_text(text, f"<{name}>")
+    assert analysis.ok, "the translation does not check:\n" + "\n".join(d.message for d in analysis.errors)
+    return Translation(text, analysis, recovered.modules, recovered.loads)

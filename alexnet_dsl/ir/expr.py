@@ -8,7 +8,10 @@ satisfies f(x + P) = f(x) + 1 exactly, which is what makes the equations of anal
 exact and cheap to solve.
 
 Ceil-mode pooling gives the minimum of two chains; flatten gives products and concat sums, which
-only ever meet constants or equality constraints.
+only ever meet constants or equality constraints. Upsampling and transposed convolutions multiply a
+size: `Scaled` is m * f + c for a chain (or minimum) f, so f(x + P) = f(x) + m; a window over it is
+again a chain (or a scaled one) when its stride divides m or m divides its stride, and `Unfollowed`
+otherwise.
 """
 
 from __future__ import annotations
@@ -122,6 +125,50 @@ class Min:
 
 
 @dataclass(frozen=True, slots=True)
+class Scaled:
+    """`mul * inner + const` (mul >= 2): an upsampled or transposed-convolution size; it rises by `mul`
+    in every period of `inner`."""
+
+    inner: Chain | Min
+    mul: int
+    const: int = 0
+
+    def evaluate(self, env: dict[str, int]) -> int:
+        return self.mul * self.inner.evaluate(env) + self.const
+
+    def at(self, x: int) -> int:
+        return self.mul * self.inner.at(x) + self.const
+
+    @property
+    def sym(self) -> str:
+        return self.inner.sym
+
+    @property
+    def period(self) -> int:
+        return self.inner.period
+
+    @property
+    def rise(self) -> int:
+        """How much it grows in one period."""
+        return self.mul
+
+    def bounds(self) -> tuple[Fraction, Fraction]:
+        """(lo, hi) with x * mul / P + lo <= f(x) <= x * mul / P + hi."""
+        lo, hi = self.inner.bounds()
+        return self.mul * lo + self.const, self.mul * hi + self.const
+
+    def show(self) -> str:
+        inner = self.inner.show()
+        text = f"{self.mul} * {inner if inner.isidentifier() else f'({inner})'}"
+        return text if not self.const else f"{text} {'+' if self.const > 0 else '-'} {abs(self.const)}"
+
+
+class Unfollowed(Exception):
+    """Arithmetic the symbolic sizes cannot express (a window whose stride neither divides nor is divided
+    by an upsampling factor before it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Sum:
     terms: tuple[Expr, ...]
     const: int = 0
@@ -150,9 +197,9 @@ class Prod:
         return " * ".join(parts)
 
 
-Expr = Chain | Min | Sum | Prod
+Expr = Chain | Min | Scaled | Sum | Prod
 Size = int | Expr  # a dimension: a known size, or an expression in the input's symbols
-Univariate = Chain | Min
+Univariate = Chain | Min | Scaled
 
 
 def _paren(e: Size) -> str:
@@ -171,9 +218,7 @@ def evaluate(e: Size, env: dict[str, int]) -> int:
 def symbols(e: Size) -> set[str]:
     if isinstance(e, int):
         return set()
-    if isinstance(e, Chain):
-        return {e.sym}
-    if isinstance(e, Min):
+    if isinstance(e, (Chain, Min, Scaled)):
         return {e.sym}
     parts = e.terms if isinstance(e, Sum) else e.factors
     return set().union(*(symbols(p) for p in parts))
@@ -192,7 +237,40 @@ def step(e: Size, offset: int, den: int, ceil: bool = False) -> Size:
         return minimum(*(c.then(offset, den, ceil) for c in e.chains))
     if den == 1:
         return add(e, offset)
+    if isinstance(e, Scaled):
+        return _scaled_step(e, offset, den, ceil)
     raise AssertionError(f"spatial arithmetic on a sum or product: {show(e)}")
+
+
+def _div(a: int, b: int, ceil: bool) -> int:
+    return -(-a // b) if ceil else a // b
+
+
+def _scaled_step(e: Scaled, offset: int, den: int, ceil: bool) -> Size:
+    """floor((m f + t) / den) (or ceil), t = const + offset: with den = m k it is floor((f + floor(t / m)) / k)
+    (a step of f); with m = den k it is k f + floor(t / den)."""
+    t = e.const + offset
+    if den % e.mul == 0:
+        return step(e.inner, _div(t, e.mul, ceil), den // e.mul, ceil)
+    if e.mul % den == 0:
+        return scaled(e.inner, e.mul // den, _div(t, den, ceil))
+    raise Unfollowed(
+        f"a window of stride {den} over {e.show()}: dslc follows symbolic sizes through a stride that "
+        f"divides or is divided by the upsampling factor {e.mul}"
+    )
+
+
+def scaled(e: Size, mul: int, const: int = 0) -> Size:
+    """mul * e + const, for a size that is multiplied (upsampling, a transposed convolution)."""
+    if isinstance(e, int):
+        return mul * e + const
+    if isinstance(e, Scaled):
+        return scaled(e.inner, e.mul * mul, e.const * mul + const)
+    if mul == 1:
+        return add(e, const)
+    if isinstance(e, (Chain, Min)):
+        return Scaled(e, mul, const)
+    raise Unfollowed(f"{show(e)} multiplied by {mul}")
 
 
 def add(e: Size, c: int) -> Size:
@@ -202,6 +280,8 @@ def add(e: Size, c: int) -> Size:
         return e
     if isinstance(e, (Chain, Min)):
         return step(e, c, 1)
+    if isinstance(e, Scaled):
+        return Scaled(e.inner, e.mul, e.const + c)
     if isinstance(e, Sum):
         return Sum(e.terms, e.const + c) if e.const + c or len(e.terms) > 1 else e.terms[0]
     return Sum((e,), c)
@@ -236,7 +316,13 @@ def times(a: Size, b: Size) -> Size:
     return Prod(fa + fb, ca * cb)
 
 
-def minimum(*parts: Chain | Min) -> Size:
+def minimum(*parts: Chain | Min | Scaled) -> Size:
+    if all(isinstance(p, Scaled) for p in parts):  # the same multiple of one chain, shifted
+        inner, muls = {p.inner for p in parts}, {p.mul for p in parts}  # type: ignore[union-attr]
+        if len(inner) == 1 and len(muls) == 1:
+            return Scaled(inner.pop(), muls.pop(), min(p.const for p in parts))  # type: ignore[union-attr]
+    if any(isinstance(p, Scaled) for p in parts):
+        raise Unfollowed("the minimum of " + ", ".join(p.show() for p in parts))
     chains = [c for p in parts for c in (p.chains if isinstance(p, Min) else (p,))]
     unique = tuple(dict.fromkeys(chains))
     return unique[0] if len(unique) == 1 else Min(unique)
@@ -268,6 +354,8 @@ def python(e: Size, names: dict[str, str]) -> str:
         return text
     if isinstance(e, Min):
         return "min(" + ", ".join(python(c, names) for c in e.chains) + ")"
+    if isinstance(e, Scaled):
+        return f"({e.mul} * {python(e.inner, names)}{f' + {e.const}' if e.const > 0 else f' - {-e.const}' if e.const else ''})"
     if isinstance(e, Sum):
         return (
             "(" + " + ".join([python(t, names) for t in e.terms] + ([str(e.const)] if e.const else [])) + ")"

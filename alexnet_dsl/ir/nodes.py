@@ -123,12 +123,69 @@ class Activation:
     (`leaky_relu`'s slope, `elu`'s alpha)."""
 
     kind: str  # its op's name in the language (`relu`, `tanh`, ...: frontend/vocabulary.py)
-    params: tuple[tuple[str, float], ...] = ()  # (argument, value), in the op's order
+    params: tuple[tuple[str, float | str], ...] = ()  # (argument, value), in the op's order
+
+    def param(self, key: str) -> float | str:
+        """The value of the argument `key` (`gelu`'s `approximate`)."""
+        return dict(self.params)[key]
 
 
 @dataclass(frozen=True, slots=True)
 class Add:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Mul:
+    """The elementwise product of two tensors, size-1 dimensions broadcast (squeeze-excitation's
+    [N, C, H, W] x [N, C, 1, 1])."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Part `index` of the channels cut into `parts` equal parts (`torch.chunk(x, parts, 1)[index]`)."""
+
+    parts: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """A learned factor per channel (ConvNeXt's layer scale), every factor starting at `init`."""
+
+    init: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StochasticDepth:
+    """torchvision's stochastic depth: in training, zero the whole input with probability `p`, per sample
+    (`row`) or for the whole batch (`batch`), and divide what is kept by 1 - p; the identity in eval."""
+
+    p: float
+    mode: str = "row"
+
+
+@dataclass(frozen=True, slots=True)
+class Upsample:
+    """H and W multiplied by `scale`: the nearest value, or bilinear interpolation."""
+
+    scale: Pair
+    mode: str = "nearest"  # or "bilinear"
+    align_corners: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConvTranspose:
+    """The transposed convolution (the gradient of a conv with these arguments, as a layer)."""
+
+    filters: int
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: Pair = (0, 0)
+    output_padding: Pair = (0, 0)
+    dilation: Pair = (1, 1)
+    groups: int = 1
+    bias: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +195,15 @@ class Concat:
 
 @dataclass(frozen=True, slots=True)
 class FusedConv:
-    """conv -> relu (-> lrn) run as one kernel; built by backend/fuse.py, never written in a spec."""
+    """conv (-> batchnorm) (-> activation) (-> lrn) run as one op; built by backend/fuse.py, never written in a
+    spec. The batchnorm is folded into the conv in eval; `parts` names the layers it replaces (their modules keep
+    their names: `conv1`, `bn1`)."""
 
     conv: Conv
-    relu: bool
+    activation: Activation | None
     lrn: LRN | None
     parts: tuple[str, ...]  # the names of the layers it replaces, conv first
+    batchnorm: BatchNorm | None = None  # then its layer is parts[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +227,13 @@ Op = (
     | Linear
     | Activation
     | Add
+    | Mul
     | Concat
+    | Chunk
+    | Scale
+    | StochasticDepth
+    | Upsample
+    | ConvTranspose
     | FusedConv
     | Invalid
 )
@@ -189,7 +255,9 @@ def op_name(op: Op) -> str:
     if isinstance(op, Invalid):
         return op.op
     if isinstance(op, FusedConv):
-        return "conv+relu" + ("+lrn" if op.lrn else "")
+        norm = ["batchnorm"] if op.batchnorm else []
+        act = [op.activation.kind] if op.activation else []
+        return "+".join(["conv", *norm, *act, *(["lrn"] if op.lrn else [])])
     return _OP_NAMES[type(op)]
 
 
@@ -204,7 +272,13 @@ _OP_NAMES = {
     Flatten: "flatten",
     Linear: "linear",
     Add: "add",
+    Mul: "mul",
     Concat: "concat",
+    Chunk: "chunk",
+    Scale: "scale",
+    StochasticDepth: "stochastic_depth",
+    Upsample: "upsample",
+    ConvTranspose: "conv_transpose",
 }
 
 

@@ -1,8 +1,8 @@
 """Compile the fused conv kernel ahead of time for NVIDIA targets, without a GPU, and report what came out.
 
-For every variant (fp32 ieee, TF32, bf16, fp16; with and without LRN; with and without ReLU) on AlexNet's conv2
-(and the LRN variants of conv1) this produces PTX for sm_80 and sm_90 and records the tensor-core instructions in it
-and the shared memory the kernel needs. It backs the AOT tests and the table in docs/kernels.md:
+For every variant (fp32 ieee, TF32, bf16, fp16; with and without LRN; ReLU or no activation) on AlexNet's conv2,
+the LRN variants of conv1, and conv2 with each other activation of the epilogue in fp32 and bf16, this produces PTX
+for sm_80 and sm_90 and records the tensor-core instructions in it and the shared memory the kernel needs. It backs the AOT tests and the table in docs/kernels.md:
 
     python -m alexnet_dsl.kernels.aot            # table
     python -m alexnet_dsl.kernels.aot --json     # one JSON object per line
@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from alexnet_dsl.kernels.reference import ConvGeometry, LRNParams
+from alexnet_dsl.kernels.reference import ACTIVATIONS, Activation, ConvGeometry, LRNParams
 from alexnet_dsl.kernels.tuning import Config, Problem, configs_for
 
 ALEXNET_CONV1 = ConvGeometry(128, 3, 227, 227, 96, 55, 55, 11, 11, (4, 4), (0, 0), (1, 1), 1)
@@ -43,39 +43,46 @@ PRECISIONS = {
 _MMA = re.compile(r"\b(?:wgmma\.mma_async|mma\.sync)[\w.]*")
 
 
+# the activations beyond ReLU and none, compiled on conv2 without LRN in these precisions
+ACTIVATION_PRECISIONS = ("fp32", "bf16")
+OTHER_ACTIVATIONS = tuple(kind for kind in ACTIVATIONS if kind not in ("relu", "identity"))
+
+
 @dataclass(frozen=True)
 class Variant:
     layer: str
     precision: str
-    relu: bool
+    activation: str  # a kind of reference.ACTIVATIONS ("identity": none)
     lrn: bool
 
     @property
     def name(self) -> str:
-        parts = [
-            self.layer,
-            self.precision,
-            "relu" if self.relu else "norelu",
-            "lrn" if self.lrn else "nolrn",
-        ]
-        return "-".join(parts)
+        return "-".join([self.layer, self.precision, self.activation, "lrn" if self.lrn else "nolrn"])
 
     def problem(self, capability: int) -> Problem:
         dtype, tf32 = PRECISIONS[self.precision]
         geometry = ALEXNET_CONV1 if self.layer == "conv1" else ALEXNET_CONV2
         lrn = ALEXNET_LRN if self.lrn else None
-        return Problem(geometry, dtype, tf32, True, self.relu, lrn, f"cuda:sm{capability}")
+        return Problem(
+            geometry, dtype, tf32, True, Activation.of(self.activation), lrn, f"cuda:sm{capability}"
+        )
 
 
 def variants() -> list[Variant]:
-    """conv2 in every combination, plus conv1 as AlexNet uses it (ReLU and LRN) in every precision."""
+    """conv2 in every combination of precision, ReLU or none, LRN or not; conv1 as AlexNet uses it (ReLU and LRN)
+    in every precision; conv2 with each other activation, without LRN, in fp32 and bf16."""
     out = [
-        Variant("conv2", precision, relu, lrn)
+        Variant("conv2", precision, activation, lrn)
         for precision in PRECISIONS
-        for relu in (True, False)
+        for activation in ("relu", "identity")
         for lrn in (True, False)
     ]
-    out += [Variant("conv1", precision, True, True) for precision in PRECISIONS]
+    out += [Variant("conv1", precision, "relu", True) for precision in PRECISIONS]
+    out += [
+        Variant("conv2", precision, activation, False)
+        for precision in ACTIVATION_PRECISIONS
+        for activation in OTHER_ACTIVATIONS
+    ]
     return out
 
 

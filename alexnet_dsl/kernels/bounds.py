@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from alexnet_dsl.kernels.reference import IntPair, LRNParams, as_pair, window_sum
+from alexnet_dsl.kernels.reference import Activation, IntPair, LRNParams, as_pair, window_sum
 
 # unit roundoff (round to nearest) of each format: half the distance from 1 to the next number
 UNIT_ROUNDOFF = {
@@ -47,6 +47,9 @@ TWO_PART_SQUARE_ERROR = 2.0**-14
 # Storing the fp32 result: the GPU rounds to nearest (u of the format), the interpreter's fp32 -> bf16 cast truncates
 # (< 1 ulp, 2^-7) and its fp16 cast rounds (2^-11). The larger of the two, so one bound serves both.
 STORE_ERROR = {torch.float32: 0.0, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-7}
+# A float32 division: `div.rn` rounds correctly (u), `div.full` (what a GPU may run for `/`) is within 2 ULP = 4 u;
+# numpy's (the interpreter) rounds correctly.
+DIVISION = 4 * U32
 # An absolute part, where the relative ones fail: a result below float16's smallest normal number (6.1e-5) lands on
 # its subnormal grid, spaced 2^-24 (rounded: half that, truncated: less than it); a GPU may flush an fp32 or bf16
 # result below 2^-126 to zero.
@@ -88,6 +91,83 @@ def conv_bound(
     if input_error:
         bound = bound + (2 * input_error + input_error**2) * (1 + g) * products
     return exact, bound
+
+
+# sup |f'| of each activation (its Lipschitz constant; leaky_relu and elu: max(1, |argument|)), rounded up:
+# GELU 1.1289 at x = sqrt(2), SiLU 1.0998 at x = 2.40, Mish 1.0885 at x = 1.49, hardswish 3/2 at x = 3.
+LIPSCHITZ = {
+    "identity": 1.0,
+    "relu": 1.0,
+    "relu6": 1.0,
+    "gelu": 1.13,
+    "silu": 1.1,
+    "mish": 1.09,
+    "hardswish": 1.5,
+    "hardsigmoid": 1 / 6,
+    "tanh": 1.0,
+    "sigmoid": 0.25,
+}
+
+
+def activation_bound(
+    a: torch.Tensor, err: torch.Tensor | None, activation: Activation, *, u: float = U32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the activation of the exact `a` in float64, a bound on the error of the kernel's activation of a computed
+    `a`; `err` None: `a` is exact), elementwise.
+
+    The input error passes through scaled by sup |f'| (`LIPSCHITZ`). The kernel's own rounding, evaluated at the
+    magnitudes A = |a| + err and Y = |f(a)| + L err, with eps_f = TRANSCENDENTAL for exp2 and erf and each
+    constant and operation rounded once (u; a division `DIVISION`); exp(x) is exp2(x log2 e), off by
+    eta(x) = eps_f + 2 u |x| relative (the argument's two roundings, magnified by |x| ln 2 log2 e):
+
+    * relu, relu6, identity: exact. leaky_relu: the argument's rounding and the product, 2 u Y.
+    * elu, alpha (e^x - 1) for x <= 0: |alpha| (eta(A) + u) + 2 u Y.
+    * gelu, x/2 (1 + erf(x / sqrt 2)): the argument's rounding moves erf by < u, erf's own eps_f, the sum u:
+      A/2 (eps_f + 3 u) + u Y (near erf = -1 this is absolute: the cancellation of 1 + erf).
+    * sigmoid 1 / (1 + e^-x), silu x / (1 + e^-x): e's error reaches the result damped by 1 - s <= 1:
+      (eta(A) + u + DIVISION) Y.
+    * mish, x n / (n + 2) with n = e^x (e^x + 2) (= x tanh(softplus(x)), without cancellation), x beyond 20: x:
+      (2 eta(min(A, 20)) + 5 u + DIVISION) Y.
+    * hardsigmoid, clamp(x + 3, 0, 6) / 6: u (A + 3) / 6 + DIVISION Y; hardswish, x times it:
+      A u (A + 3) / 6 + (u + DIVISION) Y.
+    * tanh, (1 - e) / (1 + e) with e = e^(-2|x|): |dt/de| <= 2 / (1 + e)^2, so e's error moves t by at most
+      eta(2A) / 2 (absolute); then (2 u + DIVISION) Y.
+
+    First order, as everywhere here; results that underflow are covered by the store's floor (`STORE_FLOOR`).
+    """
+    a = a.double()
+    err = torch.zeros_like(a) if err is None else err
+    kind, p = activation.kind, abs(float(activation.param))
+    exact = activation(a)
+    lipschitz = max(1.0, p) if kind in ("leaky_relu", "elu") else LIPSCHITZ[kind]
+    eps_f = TRANSCENDENTAL * u / U32
+    div = DIVISION * u / U32
+    big_a = a.abs() + err
+    big_y = exact.abs() + lipschitz * err
+
+    def eta(x: torch.Tensor) -> torch.Tensor:
+        return eps_f + 2 * u * x
+
+    if kind in ("identity", "relu", "relu6"):
+        rounding = torch.zeros_like(a)
+    elif kind == "leaky_relu":
+        rounding = 2 * u * big_y
+    elif kind == "elu":
+        rounding = p * (eta(big_a) + u) + 2 * u * big_y
+    elif kind == "gelu":
+        rounding = big_a / 2 * (eps_f + 3 * u) + u * big_y
+    elif kind in ("sigmoid", "silu"):
+        rounding = (eta(big_a) + u + div) * big_y
+    elif kind == "mish":
+        rounding = (2 * eta(big_a.clamp(max=20)) + 5 * u + div) * big_y
+    elif kind == "hardsigmoid":
+        rounding = u * (big_a + 3) / 6 + div * big_y
+    elif kind == "hardswish":
+        rounding = big_a * u * (big_a + 3) / 6 + (u + div) * big_y
+    else:
+        assert kind == "tanh", kind
+        rounding = eta(2 * big_a) / 2 + (2 * u + div) * big_y
+    return exact, lipschitz * err + rounding
 
 
 def lrn_bound(
@@ -143,23 +223,23 @@ def fused_conv_bound(
     w: torch.Tensor,
     b: torch.Tensor | None,
     *,
-    relu: bool,
+    activation: Activation | str | tuple[str, float] | None = "relu",
     lrn: LRNParams | None,
     out_dtype: torch.dtype = torch.float32,
     square_error: float = 0.0,
     store_error: float | None = None,
     **conv: object,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(conv + bias, ReLU, LRN of the exact inputs in float64, a bound on an fp32-accumulated kernel's error).
+    """(conv + bias, activation, LRN of the exact inputs in float64, a bound on an fp32-accumulated kernel's error).
 
-    `conv` goes to `conv_bound` (the conv's arguments, and its `u` and `input_error`). ReLU is 1-Lipschitz and
-    exact, so the conv's bound passes through it unchanged; LRN as in `lrn_bound`; then the store converts to
+    `conv` goes to `conv_bound` (the conv's arguments, and its `u` and `input_error`). The activation as in
+    `activation_bound` (ReLU is 1-Lipschitz and exact: the conv's bound passes through it unchanged); LRN as in
+    `lrn_bound`; then the store converts to
     `out_dtype` with a relative error `store_error` (default u_out, rounding to nearest; nothing more for float32:
     LRN's last product is that rounding).
     """
     y, err = conv_bound(x, w, b, **conv)
-    if relu:
-        y = y.clamp(min=0)
+    y, err = activation_bound(y, err, Activation.of(activation))
     if lrn is not None:
         y, err = lrn_bound(y, err, lrn.size, lrn.alpha, lrn.beta, lrn.k, square_error=square_error)
     if out_dtype != torch.float32:
@@ -176,7 +256,7 @@ def fused_conv2d_error_bound(
     padding: int | IntPair = (0, 0),
     dilation: int | IntPair = (1, 1),
     groups: int = 1,
-    relu: bool = True,
+    activation: Activation | str | tuple[str, float] | None = "relu",
     lrn: LRNParams | None = None,
     tf32: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,7 +264,7 @@ def fused_conv2d_error_bound(
     result in its precision mode), per element, on a GPU or in the interpreter: the correctness gate's yardstick.
 
     The kernel accumulates in fp32 in every mode. fp32 without TF32: the conv on CUDA cores (IEEE fp32, u32), the
-    LRN's window sum of 3 exact bf16 parts on tensor cores. TF32: each conv input rounded to TF32 first
+    LRN's window sum of 3 exact bf16 parts on tensor cores; the activation in fp32 (`activation_bound`). TF32: each conv input rounded to TF32 first
     (`TF32_INPUT_ERROR`). 16-bit: products exact in fp32. In the TF32 and 16-bit modes the conv, and in all modes
     the window sum, accumulate on tensor cores (`TENSOR_CORE_U`; the sum's extra error over u32 enters as an error
     of each square); 2-part squares add `TWO_PART_SQUARE_ERROR`; the store to 16 bits adds `STORE_ERROR`, and
@@ -205,7 +285,7 @@ def fused_conv2d_error_bound(
         x,
         weight,
         bias,
-        relu=relu,
+        activation=activation,
         lrn=lrn,
         out_dtype=x.dtype,
         square_error=square_error,

@@ -1,10 +1,11 @@
-"""Fused conv2d + bias + ReLU + LRN as one Triton kernel (implicit GEMM).
+"""Fused conv2d + bias + activation + LRN as one Triton kernel (implicit GEMM).
 
 Motivation
 ----------
 Eager PyTorch runs AlexNet's LRN as ~8 kernels and ~15 passes over the activation, which costs more than the
 convolution before it (see /work/shared/REFERENCE.md). Here the convolution's accumulator tile stays in registers
-and bias, ReLU and LRN are applied to it before the one store.
+and bias, the activation (ReLU, or any pointwise one of `reference.ACTIVATIONS`) and LRN are applied to it before
+the one store.
 
 Design
 ------
@@ -36,6 +37,11 @@ Design
 * The interpreter (TRITON_INTERPRET=1, CPU tensors) cannot multiply bfloat16 matrices, so there (and only there)
   `DOT_IN_FP32` upcasts bf16 tiles before `tl.dot` (exact: bf16 x bf16 products fit in fp32) and the band product
   multiplies the bf16-rounded parts as fp32 values (the same numbers). Everything else is the same code.
+* The activation is a compile-time string (`ACTIVATION`): one compiled variant per kind, each an `if` chain
+  resolved at compile time, in fp32 on the accumulator. exp is `exp2(x log2 e)` (what `tl.exp` compiles to on
+  NVIDIA GPUs, and the function whose accuracy `bounds.TRANSCENDENTAL` covers in the interpreter); Mish is
+  x n / (n + 2) with n = e^x (e^x + 2), which equals x tanh(softplus(x)) without its cancellation; the
+  branches that could overflow get clamped arguments. leaky_relu's slope and elu's alpha are a run-time scalar.
 * Registers are the limit (docs/kernels.md has ptxas's counts): with 256 channels in registers, BLOCK_M=64 needs
   8 warps to stay near the 255-register ceiling; the tuner's candidates are ordered accordingly.
 
@@ -62,7 +68,7 @@ DO_NOT_SPECIALIZE = ("BATCH",)
 
 
 @triton.jit(do_not_specialize=DO_NOT_SPECIALIZE)
-def conv2d_relu_lrn_kernel(
+def conv2d_act_lrn_kernel(
     # Pointers: input (N, C_in, H, W), weight (C_out, C_in/G, KH, KW) with contiguous filters, bias, output
     # (N, C_out, OH, OW); the input and output are read and written through their strides.
     x_ptr,
@@ -85,7 +91,8 @@ def conv2d_relu_lrn_kernel(
     stride_yc,
     stride_yh,
     stride_yw,
-    # LRN scalars: paper alpha, -beta, k
+    # Activation scalar (leaky_relu's slope, elu's alpha; unused by the others); LRN scalars: paper alpha, -beta, k
+    act_param,
     lrn_alpha,
     lrn_neg_beta,
     lrn_k,
@@ -101,9 +108,10 @@ def conv2d_relu_lrn_kernel(
     PAD_W: tl.constexpr,
     DIL_H: tl.constexpr,
     DIL_W: tl.constexpr,
-    # Epilogue: LRN_SIZE == 0 means no LRN; LRN_PARTS bf16 parts of the squares feed the band product
+    # Epilogue: ACTIVATION is a kind of reference.ACTIVATIONS; LRN_SIZE == 0 means no LRN; LRN_PARTS bf16 parts
+    # of the squares feed the band product
     HAS_BIAS: tl.constexpr,
-    APPLY_RELU: tl.constexpr,
+    ACTIVATION: tl.constexpr,
     LRN_SIZE: tl.constexpr,
     LRN_PARTS: tl.constexpr,
     LRN_DOT_BF16: tl.constexpr,
@@ -185,15 +193,45 @@ def conv2d_relu_lrn_kernel(
             acc = tl.dot(a, b, acc, input_precision=DOT_PRECISION)
         accs = accs + (acc,)
 
-    # ---- epilogue: bias, ReLU ----------------------------------------------------------------------------------
+    # ---- epilogue: bias, activation (fp32; 1.4426950408889634 = log2 e) ----------------------------------------
     outs = ()
     for gg in tl.static_range(GROUPS_PER_PROGRAM):
         out = accs[gg]
         if HAS_BIAS:
             bias = tl.load(bias_ptr + (first_group + gg) * GROUP_OUT_C + idx_c, mask=mask_c, other=0.0)
             out = out + bias.to(tl.float32)[None, :]
-        if APPLY_RELU:
+        if ACTIVATION == "relu":
             out = tl.maximum(out, 0.0)
+        elif ACTIVATION == "relu6":
+            out = tl.minimum(tl.maximum(out, 0.0), 6.0)
+        elif ACTIVATION == "leaky_relu":
+            out = tl.where(out > 0.0, out, out * act_param)
+        elif (
+            ACTIVATION == "elu"
+        ):  # alpha (e^x - 1) for x <= 0; the argument clamped where the branch is unused
+            out = tl.where(
+                out > 0.0, out, act_param * (tl.exp2(tl.minimum(out, 0.0) * 1.4426950408889634) - 1.0)
+            )
+        elif ACTIVATION == "gelu":  # exact: x Phi(x)
+            out = 0.5 * out * (1.0 + tl.erf(out * 0.7071067811865476))
+        elif ACTIVATION == "silu":
+            out = out / (1.0 + tl.exp2(out * -1.4426950408889634))
+        elif ACTIVATION == "mish":  # x tanh(log(1 + e)) = x n / (n + 2), n = e (e + 2); x itself beyond 20
+            e = tl.exp2(tl.minimum(out, 20.0) * 1.4426950408889634)
+            n = e * (e + 2.0)
+            out = tl.where(out > 20.0, out, out * (n / (n + 2.0)))
+        elif ACTIVATION == "hardswish":
+            out = out * (tl.minimum(tl.maximum(out + 3.0, 0.0), 6.0) / 6.0)
+        elif ACTIVATION == "hardsigmoid":
+            out = tl.minimum(tl.maximum(out + 3.0, 0.0), 6.0) / 6.0
+        elif ACTIVATION == "tanh":  # (1 - e) / (1 + e), e = e^(-2|x|) <= 1, the sign put back
+            e = tl.exp2(tl.abs(out) * -2.8853900817779268)
+            t = (1.0 - e) / (1.0 + e)
+            out = tl.where(out < 0.0, -t, t)
+        elif ACTIVATION == "sigmoid":
+            out = 1.0 / (1.0 + tl.exp2(out * -1.4426950408889634))
+        else:
+            tl.static_assert(ACTIVATION == "identity")
         outs = outs + (out,)
 
     # ---- epilogue: LRN over all channels, b = a * (k + alpha * S) ** -beta ----------------------------------------
@@ -292,21 +330,21 @@ def kernel(interpreted: bool) -> JITFunction | InterpretedFunction:
     calls only builtins (no `tl.zeros` or `tl.sum`, which are themselves jit functions fixed at import).
     """
     global _INTERPRETED, _COMPILED
-    fn = conv2d_relu_lrn_kernel.fn
+    fn = conv2d_act_lrn_kernel.fn
     if interpreted:
         if _INTERPRETED is None:
             _INTERPRETED = InterpretedFunction(fn)
         return _INTERPRETED
     if _COMPILED is None:
-        if isinstance(conv2d_relu_lrn_kernel, JITFunction):
-            _COMPILED = conv2d_relu_lrn_kernel
+        if isinstance(conv2d_act_lrn_kernel, JITFunction):
+            _COMPILED = conv2d_act_lrn_kernel
         else:
             _COMPILED = JITFunction(fn, do_not_specialize=DO_NOT_SPECIALIZE)
     return _COMPILED
 
 
 def kernel_constexprs(problem: Problem, config: Config, interpreted: bool) -> dict[str, Any]:
-    """Compile-time arguments of :func:`conv2d_relu_lrn_kernel` for one problem and tile configuration."""
+    """Compile-time arguments of :func:`conv2d_act_lrn_kernel` for one problem and tile configuration."""
     geometry = problem.geometry
     with_lrn = problem.lrn is not None
     fp32_ieee = problem.dtype == torch.float32 and not problem.tf32
@@ -323,7 +361,7 @@ def kernel_constexprs(problem: Problem, config: Config, interpreted: bool) -> di
         DIL_H=geometry.dilation[0],
         DIL_W=geometry.dilation[1],
         HAS_BIAS=problem.has_bias,
-        APPLY_RELU=problem.relu,
+        ACTIVATION=problem.activation.kind,
         LRN_SIZE=problem.lrn.size if with_lrn else 0,
         LRN_PARTS=3 if fp32_ieee else 2,
         LRN_DOT_BF16=not interpreted,
@@ -338,7 +376,7 @@ def kernel_constexprs(problem: Problem, config: Config, interpreted: bool) -> di
 
 
 def kernel_args(problem: Problem, x: Any, weight: Any, bias: Any, out: Any) -> list[Any]:
-    """Run-time arguments of :func:`conv2d_relu_lrn_kernel`, in order (tensors, or stand-ins with `stride()`)."""
+    """Run-time arguments of :func:`conv2d_act_lrn_kernel`, in order (tensors, or stand-ins with `stride()`)."""
     geometry, lrn = problem.geometry, problem.lrn
     return [
         x,
@@ -353,6 +391,7 @@ def kernel_args(problem: Problem, x: Any, weight: Any, bias: Any, out: Any) -> l
         *x.stride(),
         weight.stride(0),
         *out.stride(),
+        float(problem.activation.param),
         float(lrn.alpha) if lrn else 0.0,
         -float(lrn.beta) if lrn else 0.0,
         float(lrn.k) if lrn else 0.0,

@@ -1,7 +1,7 @@
-"""`fused_conv2d`: the differentiable entry point to the Triton conv + bias + ReLU + LRN kernel.
+"""`fused_conv2d`: the differentiable entry point to the Triton conv + bias + activation + LRN kernel.
 
 Forward runs the kernel (``conv_lrn.py``), imported on first use so that this package imports without triton.
-Backward recomputes the convolution and applies the ReLU and LRN derivatives in plain tensor ops
+Backward recomputes the convolution and applies the activation's and LRN's derivatives in plain tensor ops
 (``fused_conv2d_backward_reference``, tested against autograd through the reference); it costs one extra forward
 convolution. The forward is a torch.library custom op (`torch.ops.alexnet_dsl.fused_conv2d`) with a shape rule and
 this backward registered, so torch.compile keeps a model that calls it in one graph.
@@ -15,6 +15,7 @@ import torch
 
 from alexnet_dsl.kernels.bounds import bound_violations, fused_conv2d_error_bound
 from alexnet_dsl.kernels.reference import (
+    Activation,
     ConvGeometry,
     IntPair,
     LRNParams,
@@ -82,7 +83,7 @@ def make_problem(
     geometry: ConvGeometry,
     x: torch.Tensor,
     has_bias: bool,
-    relu: bool,
+    activation: Activation,
     lrn: LRNParams | None,
     tf32: bool,
 ) -> Problem:
@@ -92,7 +93,7 @@ def make_problem(
     else:
         major, minor = torch.cuda.get_device_capability(x.device)
         target = f"cuda:sm{major}{minor}"
-    return Problem(geometry, x.dtype, tf32, has_bias, relu, lrn, target)
+    return Problem(geometry, x.dtype, tf32, has_bias, activation, lrn, target)
 
 
 def gate_reference(
@@ -113,7 +114,7 @@ def gate_reference(
         padding=geometry.padding,
         dilation=geometry.dilation,
         groups=geometry.groups,
-        relu=problem.relu,
+        activation=problem.activation,
         lrn=problem.lrn,
         tf32=problem.tf32,
     )
@@ -159,11 +160,11 @@ def select_config(
 
 
 # The kernel is a torch.library custom op: torch.compile sees one opaque node with a shape rule (no graph break on
-# the Python tuner or the launcher), and autograd uses the backward registered below. The LRN travels as
-# [size, alpha, beta, k] (empty: none) because op schemas take plain types.
+# the Python tuner or the launcher), and autograd uses the backward registered below. The activation travels as its
+# kind and argument, the LRN as [size, alpha, beta, k] (empty: none), because op schemas take plain types.
 _SCHEMA_ARGS = (
-    "Tensor x, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups, bool relu, "
-    "float[] lrn, bool tf32"
+    "Tensor x, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups, "
+    "str activation, float activation_param, float[] lrn, bool tf32"
 )
 
 
@@ -175,15 +176,18 @@ def _unpack(x, weight, bias, stride, padding, dilation, groups, lrn) -> tuple[Co
 
 
 @torch.library.custom_op("alexnet_dsl::fused_conv2d", mutates_args=(), schema=f"({_SCHEMA_ARGS}) -> Tensor")
-def _fused_conv2d_op(x, weight, bias, stride, padding, dilation, groups, relu, lrn, tf32):
+def _fused_conv2d_op(
+    x, weight, bias, stride, padding, dilation, groups, activation, activation_param, lrn, tf32
+):
     geometry, params = _unpack(x, weight, bias, stride, padding, dilation, groups, lrn)
-    problem = make_problem(geometry, x, bias is not None, relu, params, tf32)
+    act = Activation(activation, activation_param)
+    problem = make_problem(geometry, x, bias is not None, act, params, tf32)
     config = select_config(problem, x, weight, bias)
     return _kernels().launch(x, weight, bias, problem, config)
 
 
 @_fused_conv2d_op.register_fake
-def _(x, weight, bias, stride, padding, dilation, groups, relu, lrn, tf32):
+def _(x, weight, bias, stride, padding, dilation, groups, activation, activation_param, lrn, tf32):
     sizes = [x.shape[0], weight.shape[0]]
     for i in range(2):  # plain arithmetic, so symbolic sizes under torch.compile stay symbolic
         window = dilation[i] * (weight.shape[2 + i] - 1) + 1
@@ -200,11 +204,12 @@ def _setup_context(ctx, inputs, output) -> None:
 def _backward(ctx, grad_out):
     """The reference's gradients, in plain tensor ops (traceable by torch.compile); recomputes the convolution."""
     x, weight, bias = ctx.saved_tensors
-    stride, padding, dilation, groups, relu, lrn, tf32 = ctx.rest
+    stride, padding, dilation, groups, activation, activation_param, lrn, tf32 = ctx.rest
     geometry, params = _unpack(x, weight, bias, stride, padding, dilation, groups, lrn)
     needs = (bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1]), bool(ctx.needs_input_grad[2]))
-    grads = fused_conv2d_backward_reference(grad_out, x, weight, bias, geometry, relu, params, tf32, needs)
-    return (*grads, None, None, None, None, None, None, None)
+    act = Activation(activation, activation_param)
+    grads = fused_conv2d_backward_reference(grad_out, x, weight, bias, geometry, act, params, tf32, needs)
+    return (*grads, None, None, None, None, None, None, None, None)
 
 
 _fused_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
@@ -219,11 +224,14 @@ def fused_conv2d(
     padding: int | IntPair = (0, 0),
     dilation: int | IntPair = (1, 1),
     groups: int = 1,
-    relu: bool = True,
+    activation: Activation | str | tuple[str, float] | None = "relu",
     lrn: LRNParams | None = None,
     allow_tf32: bool | None = None,
 ) -> torch.Tensor:
-    """conv2d + bias + ReLU (+ LRN over all output channels) in one Triton kernel; differentiable.
+    """conv2d + bias + activation (+ LRN over all output channels) in one Triton kernel; differentiable.
+
+    ``activation``: a kind of ``reference.ACTIVATIONS`` (``"relu"``, ``"silu"``, ``"gelu"`` (exact), ...),
+    ``(kind, argument)`` for leaky_relu's slope or elu's alpha, an :class:`Activation`, or None (none).
 
     Takes and returns NCHW tensors of one dtype (float32, float16 or bfloat16; fp32 accumulation). float32 is
     exact fp32 unless TF32 is allowed: ``allow_tf32`` None follows ``torch.backends.cudnn.allow_tf32`` like eager
@@ -231,8 +239,7 @@ def fused_conv2d(
     switched on with TRITON_INTERPRET=1 (otherwise RuntimeError: there is no silent fallback).
     """
     geometry = check_conv_args(x, weight, bias, stride, padding, dilation, groups, lrn)
-    if not isinstance(relu, bool):
-        raise TypeError(f"`relu` must be a bool, got {type(relu).__name__}")
+    act = Activation.of(activation)
     if allow_tf32 is not None and not isinstance(allow_tf32, bool):
         raise TypeError(f"`allow_tf32` must be a bool or None, got {type(allow_tf32).__name__}")
     tf32 = resolve_tf32(x.dtype, allow_tf32)
@@ -247,7 +254,8 @@ def fused_conv2d(
         list(geometry.padding),
         list(geometry.dilation),
         geometry.groups,
-        relu,
+        act.kind,
+        float(act.param),
         packed,
         tf32,
     )

@@ -1,5 +1,5 @@
 """Pure-torch side of the fused conv kernels: parameters, argument checks and the oracle (its error bounds
-are in `bounds.py`).
+are in `bounds.py`), the epilogue's activations and their derivatives included.
 
 Nothing here imports triton, so the package imports (and its references run) without it.
 
@@ -14,7 +14,8 @@ included.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -53,6 +54,100 @@ class LRNParams:
     def window(self, c: int) -> IntPair:
         """Inclusive channel range summed for output channel ``c`` (before clipping to [0, C-1])."""
         return c - self.size // 2, c + (self.size - 1) // 2
+
+
+# The epilogue's activations, as PyTorch computes them (`param`: leaky_relu's slope, elu's alpha; ignored by the
+# others). The names are the language's (frontend/vocabulary.py); GELU is the exact (erf) one.
+ACTIVATIONS: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
+    "identity": lambda y, p: y,
+    "relu": lambda y, p: F.relu(y),
+    "relu6": lambda y, p: F.relu6(y),
+    "leaky_relu": lambda y, p: F.leaky_relu(y, p),
+    "elu": lambda y, p: F.elu(y, p),
+    "gelu": lambda y, p: F.gelu(y),
+    "silu": lambda y, p: F.silu(y),
+    "mish": lambda y, p: F.mish(y),
+    "hardswish": lambda y, p: F.hardswish(y),
+    "hardsigmoid": lambda y, p: F.hardsigmoid(y),
+    "tanh": lambda y, p: torch.tanh(y),
+    "sigmoid": lambda y, p: torch.sigmoid(y),
+}
+_DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0}  # PyTorch's defaults
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A pointwise activation of the kernel's epilogue: a kind of `ACTIVATIONS` and, for `leaky_relu` (slope) and
+    `elu` (alpha), its argument.
+
+    >>> Activation.of("leaky_relu")
+    Activation(kind='leaky_relu', param=0.01)
+    >>> Activation.of(None) == Activation("identity")
+    True
+    """
+
+    kind: str = "relu"
+    param: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACTIVATIONS:
+            raise ValueError(f"unknown activation `{self.kind}`; the kernel has {', '.join(ACTIVATIONS)}")
+        if isinstance(self.param, bool) or not isinstance(self.param, (int, float)):
+            raise TypeError(
+                f"the argument of `{self.kind}` must be a number, got {type(self.param).__name__}"
+            )
+        if self.kind not in _DEFAULT_PARAM and self.param != 0.0:
+            raise ValueError(f"`{self.kind}` takes no argument, got {self.param!r}")
+
+    @staticmethod
+    def of(value: Activation | str | tuple[str, float] | None) -> Activation:
+        """An activation from its kind (`"silu"`, the default argument), `(kind, argument)`, or None (identity)."""
+        if isinstance(value, Activation):
+            return value
+        if value is None:
+            return Activation("identity")
+        if isinstance(value, str):
+            return Activation(value, _DEFAULT_PARAM.get(value, 0.0))
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+            return Activation(value[0], value[1])
+        raise TypeError(f"`activation` must be a kind, (kind, argument) or None, got {value!r}")
+
+    def __call__(self, y: torch.Tensor) -> torch.Tensor:
+        return ACTIVATIONS[self.kind](y, self.param)
+
+    def backward(self, z: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """The gradient with respect to the pre-activation `z`, given the gradient `grad` of the activation's output,
+        in plain tensor ops (PyTorch's conventions at the kinks: relu'(0) = 0, relu6'(6) = 0, elu'(0) = alpha,
+        hardswish'(-3) = -1/2, hardsigmoid'(+-3) = 0)."""
+        kind, p = self.kind, self.param
+        if kind == "identity":
+            return grad
+        if kind == "relu":
+            return grad.masked_fill(z <= 0, 0)
+        if kind == "relu6":
+            return grad.masked_fill((z <= 0) | (z >= 6), 0)
+        if kind == "leaky_relu":
+            return torch.where(z > 0, grad, grad * p)
+        if kind == "elu":
+            return torch.where(z > 0, grad, grad * p * torch.exp(z))
+        if kind == "gelu":  # Phi(z) + z phi(z)
+            cdf = 0.5 * (1 + torch.erf(z * math.sqrt(0.5)))
+            return grad * (cdf + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))
+        if kind in ("silu", "sigmoid", "mish"):
+            s = torch.sigmoid(z)
+            if kind == "silu":
+                return grad * s * (1 + z * (1 - s))
+            if kind == "sigmoid":
+                return grad * s * (1 - s)
+            t = torch.tanh(F.softplus(z))  # mish = z tanh(softplus(z))
+            return grad * (t + z * s * (1 - t * t))
+        if kind == "hardswish":
+            return torch.where(z < -3, 0.0, torch.where(z <= 3, grad * (z / 3 + 0.5), grad))
+        if kind == "hardsigmoid":
+            return torch.where((z > -3) & (z < 3), grad / 6, 0.0)
+        assert kind == "tanh", kind
+        t = torch.tanh(z)
+        return grad * (1 - t * t)
 
 
 @dataclass(frozen=True)
@@ -236,16 +331,17 @@ def fused_conv2d_reference(
     padding: int | IntPair = (0, 0),
     dilation: int | IntPair = (1, 1),
     groups: int = 1,
-    relu: bool = True,
+    activation: Activation | str | tuple[str, float] | None = "relu",
     lrn: LRNParams | None = None,
     allow_tf32: bool | None = None,
 ) -> torch.Tensor:
-    """conv2d -> ReLU -> LRN in eager PyTorch: the oracle for :func:`fused_conv2d`.
+    """conv2d -> activation (ReLU by default) -> LRN in eager PyTorch: the oracle for :func:`fused_conv2d`.
 
     ``allow_tf32`` sets cuDNN's TF32 switch for this call (None keeps ``torch.backends.cudnn.allow_tf32``); it only
     matters for float32 CUDA tensors.
     """
     check_conv_args(x, weight, bias, stride, padding, dilation, groups, lrn, REFERENCE_DTYPES)
+    act = Activation.of(activation)
     conv_args = dict(
         stride=as_pair(stride, "stride", minimum=1),
         padding=as_pair(padding, "padding", minimum=0),
@@ -254,8 +350,7 @@ def fused_conv2d_reference(
     )
     with cudnn_tf32(allow_tf32):
         y = F.conv2d(x, weight, bias, **conv_args)
-    if relu:
-        y = F.relu(y)
+    y = act(y)
     if lrn is not None:
         y = lrn_reference(y, lrn.size, lrn.alpha, lrn.beta, lrn.k)
     return y
@@ -273,7 +368,7 @@ def fused_conv2d_backward_reference(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     geometry: ConvGeometry,
-    relu: bool,
+    activation: Activation,
     lrn: LRNParams | None,
     allow_tf32: bool | None,
     needs: tuple[bool, bool, bool],
@@ -283,7 +378,7 @@ def fused_conv2d_backward_reference(
 
         LRN:  y_c = a_c d_c^-beta,  d_c = k + alpha sum_{j in window(c)} a_j^2
               da_j = g_j d_j^-beta - 2 alpha beta a_j sum_{c : j in window(c)} g_c a_c d_c^(-beta-1)
-        ReLU: dz = da where z > 0 (PyTorch's convention at 0)
+        activation: dz = f'(z) da (`Activation.backward`; ReLU: da where z > 0, PyTorch's convention at 0)
         conv: aten.convolution_backward.
     """
     conv_args = dict(
@@ -291,15 +386,14 @@ def fused_conv2d_backward_reference(
     )
     with cudnn_tf32(allow_tf32):
         z = F.conv2d(x, weight, bias, **conv_args)
-    a = F.relu(z) if relu else z
+    a = activation(z)
     grad = grad_out
     if lrn is not None:
         before, after = lrn.size // 2, (lrn.size - 1) // 2
         d = lrn.k + lrn.alpha * window_sum(a * a, before, after)
         scaled = grad * a * d.pow(-lrn.beta - 1)
         grad = grad * d.pow(-lrn.beta) - (2 * lrn.alpha * lrn.beta) * a * window_sum(scaled, after, before)
-    if relu:
-        grad = grad.masked_fill(z <= 0, 0)
+    grad = activation.backward(z, grad)
     with cudnn_tf32(allow_tf32):
         gx, gw, gb = torch.ops.aten.convolution_backward(
             grad,

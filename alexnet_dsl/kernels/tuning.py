@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from alexnet_dsl.kernels.reference import ConvGeometry, LRNParams
+from alexnet_dsl.kernels.reference import Activation, ConvGeometry, LRNParams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Problem:
     dtype: torch.dtype
     tf32: bool
     has_bias: bool
-    relu: bool
+    activation: Activation  # a compile-time choice of the kernel: one compiled variant per kind
     lrn: LRNParams | None
     target: str  # "interpreter" or e.g. "cuda:sm90"
 

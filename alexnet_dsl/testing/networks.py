@@ -135,7 +135,15 @@ def _adaptive(draw, shape: tuple[int, ...]) -> Made:
 
 @st.composite
 def _same_shape(draw, shape: tuple[int, ...]) -> Made:
-    op = draw(st.sampled_from([*ACTIVATIONS, "batchnorm", "layernorm", "dropout", "lrn", "channel_shuffle"]))
+    others = ["batchnorm", "layernorm", "dropout", "lrn", "channel_shuffle", "scale", "stochastic_depth"]
+    op = draw(st.sampled_from([*ACTIVATIONS, *others, "gelu(approximate=tanh)"]))
+    if op == "scale":
+        return f"scale({draw(st.sampled_from(['1e-6', '0.5', '2']))})", shape
+    if op == "stochastic_depth":
+        return (
+            f"stochastic_depth({draw(st.sampled_from(['0', '0.2', '1']))}, mode={draw(st.sampled_from(['row', 'batch']))})",
+            shape,
+        )
     if op == "channel_shuffle":
         groups = draw(st.sampled_from([d for d in range(1, shape[0] + 1) if shape[0] % d == 0]))
         return f"channel_shuffle({groups})", shape
@@ -167,6 +175,69 @@ def _branch(draw, b: _Builder) -> None:
     else:
         side = b.add(f"conv({sc}, kernel=1)", (sc, *shape[1:]), source)
         b.extend(f"concat({b.current}, {side})", (shape[0] + sc, *shape[1:]), None)
+
+
+def _squeeze_excitation(draw, b: _Builder) -> None:
+    """MobileNetV3's and EfficientNet's squeeze-excitation: a gate per channel from the global average,
+    multiplied into the chain (`mul` broadcasting [N, C, H, W] by [N, C, 1, 1])."""
+    c = b.shape[0]
+    squeeze = draw(st.integers(1, max(1, c // 2)))
+    pool = b.add("global_avgpool(keepdims=true)", (c, 1, 1), b.current)
+    reduce = b.add(f"conv({squeeze}, kernel=1)", (squeeze, 1, 1), pool)
+    act = b.add(draw(st.sampled_from(["relu", "silu"])), (squeeze, 1, 1), reduce)
+    expand = b.add(f"conv({c}, kernel=1)", (c, 1, 1), act)
+    gate = b.add(draw(st.sampled_from(["sigmoid", "hardsigmoid"])), (c, 1, 1), expand)
+    first, second = draw(st.permutations([b.current, gate]))
+    b.extend(f"mul({first}, {second})", b.shape, None)
+
+
+def _inverted_residual(draw, b: _Builder) -> None:
+    """MobileNetV2's inverted residual: expand with a 1x1 conv, a depthwise 3x3, project back, add."""
+    c, h, w = b.shape
+    wide = c * draw(st.integers(1, 3))
+    start = b.current
+    b.extend(f"conv({wide}, kernel=1)", (wide, h, w))
+    b.extend("relu6", (wide, h, w))
+    b.extend(f"conv({wide}, kernel=3, padding=1, groups={wide})", (wide, h, w))
+    b.extend("relu6", (wide, h, w))
+    b.extend(f"conv({c}, kernel=1, bias=false)", (c, h, w))
+    b.extend(f"add({start}, {b.current})", (c, h, w), None)
+
+
+def _channel_split(draw, b: _Builder) -> None:
+    """ShuffleNetV2's unit: the channels cut in two halves, one kept and one through convs, joined by
+    concat and shuffled."""
+    c, h, w = b.shape
+    if c % 2:
+        return
+    start = b.current
+    kept = b.add("chunk(2, 0)", (c // 2, h, w), start)
+    b.extend("chunk(parts=2, index=1)", (c // 2, h, w), start)
+    b.extend(f"conv({c // 2}, kernel=1)", (c // 2, h, w))
+    b.extend("relu", (c // 2, h, w))
+    b.extend(f"concat({kept}, {b.current})", (c, h, w), None)
+    b.extend("channel_shuffle(2)", (c, h, w))
+
+
+def _skip(draw, b: _Builder) -> None:
+    """U-Net's skip: down by a stride-2 pooling, a conv, up by `upsample` or a transposed conv, joined to
+    the input of the pooling by concat (even sizes only: otherwise the sizes no longer meet)."""
+    c, h, w = b.shape
+    if h % 2 or w % 2:
+        return
+    start = b.current
+    b.extend("maxpool(kernel=2)", (c, h // 2, w // 2))
+    f = draw(st.integers(1, 4))
+    b.extend(f"conv({f}, kernel=3, padding=1)", (f, h // 2, w // 2))
+    if draw(st.booleans()):
+        mode = draw(st.sampled_from(["", ", mode=bilinear", ", mode=bilinear, align_corners=true"]))
+        b.extend(f"upsample(2{mode})", (f, h, w))
+    else:
+        b.extend(f"conv_transpose({f}, kernel=2, stride=2)", (f, h, w))
+    b.extend(f"concat({start}, {b.current})", (c + f, h, w), None)
+
+
+_BLOCKS = {"se": _squeeze_excitation, "inverted": _inverted_residual, "split": _channel_split, "skip": _skip}
 
 
 def _head(draw, b: _Builder) -> None:
@@ -205,8 +276,9 @@ def networks(
     any_order: bool = True,
 ) -> GeneratedNetwork:
     """Random valid specs over [N, C, H, W]: conv/pool/LRN/batchnorm/activations with random
-    arguments (pairs, groups, dilation, ceil mode), branches joined with `add`/`concat`, and an
-    optional flatten + linear head.
+    arguments (pairs, groups, dilation, ceil mode), branches joined with `add`/`concat`, the blocks of
+    modern CNNs (squeeze-excitation, inverted residuals, channel splits, U-Net skips through
+    `upsample` or `conv_transpose`), and an optional flatten + linear head.
 
     With `any_order`, the lines come in a random order, not only in dependency order (`from` and joins
     name layers further down), and unused side branches are added, reading any layer, the output
@@ -214,11 +286,14 @@ def networks(
     c = draw(st.integers(*channels))
     h, w = draw(st.integers(*sizes)), draw(st.integers(*sizes))
     b = _Builder("x", (c, h, w))
-    kinds = ["conv", "conv", "pool", "same", "adaptive"] + (["branch"] if branches else [])
+    kinds = ["conv", "conv", "pool", "same", "adaptive"] + (["branch", *_BLOCKS] if branches else [])
     for _ in range(draw(st.integers(1, max_layers))):
         kind = draw(st.sampled_from(kinds))
         if kind == "branch":
             _branch(draw, b)
+            continue
+        if kind in _BLOCKS:
+            _BLOCKS[kind](draw, b)
             continue
         made = draw(_LAYERS[kind](b.shape))
         if made is not None:

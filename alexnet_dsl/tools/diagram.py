@@ -58,7 +58,11 @@ _FAMILIES: dict[type, str] = {
     ir.LayerNorm: "norm",
     ir.Activation: "activation",
     ir.Linear: "linear",
+    ir.ConvTranspose: "conv",
+    ir.Upsample: "pool",
+    ir.Scale: "norm",
     ir.Add: "join",
+    ir.Mul: "join",
     ir.Concat: "join",
     ir.Invalid: "invalid",
 }
@@ -111,6 +115,22 @@ def _conv_arguments(layer: ir.Layer) -> list[str]:
     return out + ([] if op.bias else ["no bias"])
 
 
+def _conv_transpose_arguments(layer: ir.Layer) -> list[str]:
+    op = layer.op
+    out = [f"{op.filters} filters", _pair(op.kernel)]
+    for arg, word in (
+        ("stride", "stride"),
+        ("padding", "pad"),
+        ("output_padding", "out pad"),
+        ("dilation", "dilation"),
+    ):
+        if not _is_default(op, arg):
+            out.append(f"{word} {_short(getattr(op, arg))}")
+    if not _is_default(op, "groups"):
+        out.append(f"groups {op.groups}")
+    return out + ([] if op.bias else ["no bias"])
+
+
 def _pool_arguments(layer: ir.Layer) -> list[str]:
     op = layer.op
     out = [_pair(op.kernel)]
@@ -138,7 +158,7 @@ def _batchnorm_arguments(layer: ir.Layer) -> list[str]:
 def _activation_arguments(layer: ir.Layer) -> list[str]:
     """`leaky_relu`'s slope, `elu`'s alpha: when not the default."""
     spec = OPS[layer.op.kind]
-    written = (layer.written(k) or f"{v:g}" for k, v in layer.op.params)
+    written = (layer.written(k) or (v if isinstance(v, str) else f"{v:g}") for k, v in layer.op.params)
     return [f"{k} {w}" for (k, v), w in zip(layer.op.params, written) if v != spec.params[k].default]
 
 
@@ -153,6 +173,13 @@ _ARGUMENTS = {
     ir.BatchNorm: _batchnorm_arguments,
     ir.Dropout: lambda layer: [f"p {_number(layer, 'p')}"],
     ir.Linear: lambda layer: [f"{layer.op.features} features"] + ([] if layer.op.bias else ["no bias"]),
+    ir.ConvTranspose: _conv_transpose_arguments,
+    ir.Upsample: lambda layer: (
+        [f"×{_short(layer.op.scale)}", layer.op.mode] + (["align corners"] if layer.op.align_corners else [])
+    ),
+    ir.Chunk: lambda layer: [f"part {layer.op.index} of {layer.op.parts}"],
+    ir.Scale: lambda layer: [f"init {_number(layer, 'init')}"],
+    ir.StochasticDepth: lambda layer: [f"p {_number(layer, 'p')}", layer.op.mode],
 }
 
 
@@ -318,7 +345,7 @@ class _Drawing:
         shape = show_shape(li.shape) if li is not None else "?"
         fill, border = _COLOURS[kind(layer.op)]
         attrs = {"fillcolor": fill, "color": border}
-        if isinstance(layer.op, (ir.Add, ir.Concat)):
+        if isinstance(layer.op, (ir.Add, ir.Mul, ir.Concat)):
             attrs["shape"] = "ellipse"
         if isinstance(layer.op, ir.Conv) and layer.op.groups > 1:
             attrs["peripheries"] = "2"  # a grouped conv: drawn as a stack

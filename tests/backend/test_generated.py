@@ -154,11 +154,16 @@ PRELUDES = [  # (spec, backend): the runtime regions its generated file contains
     (
         "alexnet",
         "triton",
-        [*LRN, "plain_module", "onednn_linear", "fast_call", "triton_ops.py:conv_relu_lrn"],
+        [*LRN, "plain_module", "fold", "onednn_linear", "fast_call", "triton_ops.py:fused_conv"],
     ),
-    ("alexnet", "auto", [*LRN, "plain_module", "onednn_linear", "fast_call", "auto_ops.py:conv_relu_lrn"]),
+    (
+        "alexnet",
+        "auto",
+        [*LRN, "plain_module", "fold", "onednn_linear", "fast_call", "auto_ops.py:fused_conv"],
+    ),
     ("alexnet_hw", "torch", [*LRN, "onednn_linear", "fast_call", "admissible"]),
     ("vgg16", "torch", LINEAR),
+    ("efficientnet_b0", "torch", [*LINEAR, "stochastic_depth"]),
 ]
 
 
@@ -189,8 +194,8 @@ def test_the_prelude_of_a_network_named_like_an_import_renames_only_that_import(
     the regions' uses of it are renamed with the rest of the file; nothing else changes."""
     source = generate(check_text(CLASHING.replace("NAME", name), f"{name}.net"), backend=backend)
     prelude = source.rsplit("\n\n\nclass ", 1)[0].split("\n\n\n", 1)[1]
-    fused = [] if backend == "torch" else ["plain_module"]
-    own = [] if backend == "torch" else [(f"{backend}_ops.py", "conv_relu_lrn")]
+    fused = [] if backend == "torch" else ["plain_module", "fold"]
+    own = [] if backend == "torch" else [(f"{backend}_ops.py", "fused_conv")]
     names = [*LRN, *fused, "onednn_linear", "fast_call"]
     located = [*(("torch_ops.py", n) for n in names), *own, ("torch_ops.py", "admissible")]
     verbatim = "\n\n\n".join(runtime_regions(file)[region] for file, region in located)

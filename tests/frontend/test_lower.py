@@ -41,7 +41,18 @@ def test_the_table_builds_each_node(call, node):
 def test_every_op_of_the_table_is_lowered_and_named_back():
     """`ir.op_name` has its own table of names (ir cannot import the vocabulary): each op is in it."""
     for op, spec in OPS.items():
-        required = {"filters": "4", "kernel": "2", "output": "2", "size": "3", "features": "4", "groups": "2"}
+        required = {
+            "filters": "4",
+            "kernel": "2",
+            "output": "2",
+            "size": "3",
+            "features": "4",
+            "groups": "2",
+            "scale": "2",
+            "p": "0.5",
+            "parts": "2",
+            "index": "1",
+        }
         args = ", ".join(f"{k}={required[k]}" for k, p in spec.params.items() if p.required)
         body = "    flatten\n" if op == "linear" else ""
         if spec.variadic_refs:

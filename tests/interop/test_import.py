@@ -177,6 +177,32 @@ class ModernHead(nn.Module):
         return self.fc(self.ln(pooled + torch.mean(y, dim=(2, 3), keepdim=True).flatten(1)))
 
 
+class Decoder(nn.Module):
+    """Upsampling in its nn and F forms, transposed convolutions, the tanh GELU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(3, 6, 3, stride=2, padding=1, output_padding=1, bias=False)
+        self.grow = nn.Upsample(scale_factor=(2, 3), mode="bilinear", align_corners=True)
+        self.near = nn.UpsamplingNearest2d(scale_factor=2)
+        self.act = nn.GELU(approximate="tanh")
+        self.conv = nn.Conv2d(6, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.act(self.grow(self.up(x)))
+        y = F.interpolate(self.near(y), size=(160, 96))  # 4x and 2x its input
+        y = F.interpolate(y, scale_factor=0.5 * 2, mode="bilinear")
+        return self.conv(y)
+
+
+def test_decoder_ops_round_trip():
+    text = round_trip(Decoder(), (2, 3, 5, 4))
+    assert "up: conv_transpose(6, kernel=3, stride=2, padding=1, output_padding=1, bias=false)" in text
+    assert "grow: upsample((2, 3), mode=bilinear, align_corners=true)" in text
+    assert "near: upsample(2)" in text and "upsample((4, 2))" in text and "upsample(1, mode=bilinear)" in text
+    assert "act: gelu(approximate=tanh)" in text
+
+
 def test_modern_activations_and_global_pooling_round_trip():
     text = round_trip(ModernHead(), (2, 3, 12, 12), scale=4.0)  # past relu6's 6 and hardswish's 3
     for op in ("relu6", "leaky_relu(slope=0.2)", "elu(alpha=0.5)", "gelu", "silu", "mish", "hardswish"):
@@ -308,7 +334,7 @@ def test_unsupported_ops_are_all_listed():
             super().__init__()
             self.conv = nn.Conv2d(3, 8, 3)
             self.act = nn.Softplus()
-            self.up = nn.Upsample(scale_factor=2)
+            self.up = nn.Upsample(scale_factor=2, mode="bicubic")
 
         def forward(self, x):
             x = self.up(self.act(self.conv(x)))
@@ -319,7 +345,7 @@ def test_unsupported_ops_are_all_listed():
     items = info.value.unsupported
     assert len(items) == 4, items
     assert items[0] == "`act` (torch.nn.Softplus): no such op in the language"
-    assert items[1] == "`up` (torch.nn.Upsample): no such op in the language"
+    assert items[1].startswith("`up` (torch.nn.Upsample): upsampling with mode='bicubic'")
     assert items[2].startswith("`selu` (torch.nn.functional.selu)")
     assert items[3].startswith("`mul` (operator.mul)")
     assert isinstance(info.value, ImportError)
@@ -333,7 +359,13 @@ def test_unsupported_ops_are_all_listed():
         (nn.Sequential(nn.Flatten(0)), r"flatten\(start_dim=0"),
         (nn.Sequential(nn.Flatten(), nn.Softmax(dim=0)), "softmax over dim 0"),
         (nn.Sequential(nn.BatchNorm2d(3, affine=False)), "affine=False"),
-        (nn.Sequential(nn.GELU(approximate="tanh")), "approximate='tanh'"),
+        (nn.Sequential(nn.Upsample(scale_factor=1.5)), r"upsampling by \[1.5, 1.5\]"),
+        (
+            nn.Sequential(
+                nn.ConvTranspose2d(3, 4, 2, padding_mode="zeros"), nn.Upsample(scale_factor=2, mode="bicubic")
+            ),
+            "mode='bicubic'",
+        ),
         (nn.Sequential(nn.AdaptiveMaxPool2d(2)), "adaptive max pooling to 2"),
         (nn.Sequential(nn.LayerNorm(8)), r"LayerNorm over the last dims \(8,\) of \[1, 3, 8, 8\]"),
     ],

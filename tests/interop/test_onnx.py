@@ -226,6 +226,15 @@ MODERN_OPS = [
     "global_maxpool(keepdims=true)",
     "channel_shuffle(2)",
     "layernorm(eps=1e-6)",
+    "gelu(approximate=tanh)",
+    "scale(0.5)",
+    "stochastic_depth(0.3)",
+    "chunk(2, 1)",
+    "upsample(2)",
+    "upsample((2, 3), mode=bilinear)",
+    "upsample(2, mode=bilinear, align_corners=true)",
+    "conv_transpose(3, kernel=3, stride=2, padding=1, output_padding=1)",
+    "se: global_avgpool(keepdims=true)\n    mul(c, se)",
 ]
 
 

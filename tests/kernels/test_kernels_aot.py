@@ -2,7 +2,8 @@
 
 The compiles run in a subprocess without TRITON_INTERPRET: the kernel tests of this directory set it, and a process
 that ran interpreted kernels can have `triton.language` patched (interpreted device functions do not undo their
-patches), which breaks compilation. PTX only (no ptxas) for the matrix, plus one full compile to a cubin; Triton's
+patches), which breaks compilation. PTX only (no ptxas) for the matrix (every precision with ReLU or no activation, with and without LRN; every other
+activation of the epilogue in fp32 and bf16), plus one full compile to a cubin; Triton's
 cache (~/.triton/cache) makes reruns take seconds.
 """
 
@@ -18,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_dsl.kernels.aot import CompileResult, mma_summary, table
+from alexnet_dsl.kernels.aot import (
+    ACTIVATION_PRECISIONS,
+    OTHER_ACTIVATIONS,
+    CompileResult,
+    mma_summary,
+    table,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "kernels.md"
 
@@ -29,10 +36,15 @@ SCRIPT = textwrap.dedent(
     from alexnet_dsl.kernels.aot import Variant, compile_all, compile_variant, variants
 
     conv2 = [v for v in variants() if v.layer == "conv2"]
-    pairs = [(v, 90) for v in conv2] + [(v, 80) for v in conv2 if v.relu and v.lrn]
+    on_sm80 = [
+        v
+        for v in conv2
+        if (v.activation == "relu" and v.lrn) or (v.activation not in ("relu", "identity") and v.precision == "bf16")
+    ]
+    pairs = [(v, 90) for v in conv2] + [(v, 80) for v in on_sm80]
     for result in compile_all(pairs, ptx_only=True):
         print(json.dumps(asdict(result)))
-    print(json.dumps(asdict(compile_variant(Variant("conv1", "bf16", True, True), 90))))
+    print(json.dumps(asdict(compile_variant(Variant("conv1", "bf16", "relu", True), 90))))
     """
 )
 
@@ -56,13 +68,13 @@ def compiled() -> dict[tuple[str, int, bool], CompileResult]:
 
 
 PRECISIONS = ["fp32", "tf32", "bf16", "fp16"]
-EPILOGUES = [(relu, lrn) for relu in ("relu", "norelu") for lrn in ("lrn", "nolrn")]
+EPILOGUES = [(activation, lrn) for activation in ("relu", "identity") for lrn in ("lrn", "nolrn")]
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
-@pytest.mark.parametrize(("relu", "lrn"), EPILOGUES)
-def test_every_variant_compiles_to_ptx_for_sm90(compiled, precision: str, relu: str, lrn: str) -> None:  # noqa: ANN001
-    r = compiled[(f"conv2-{precision}-{relu}-{lrn}", 90, False)]
+@pytest.mark.parametrize(("activation", "lrn"), EPILOGUES)
+def test_every_variant_compiles_to_ptx_for_sm90(compiled, precision: str, activation: str, lrn: str) -> None:  # noqa: ANN001
+    r = compiled[(f"conv2-{precision}-{activation}-{lrn}", 90, False)]
     assert r.ptx_lines > 1000
     assert 0 < r.shared_bytes <= 227 * 1024, "more shared memory than an H100 block can have"
     kinds = mma_summary(r.mma)
@@ -87,6 +99,24 @@ def test_production_variants_compile_for_sm80(compiled, precision: str) -> None:
         assert kinds == "mma.bf16"
     else:
         assert {"tf32": "mma.tf32", "bf16": "mma.bf16", "fp16": "mma.f16"}[precision] in kinds
+
+
+@pytest.mark.parametrize("precision", ACTIVATION_PRECISIONS)
+@pytest.mark.parametrize("activation", OTHER_ACTIVATIONS)
+def test_every_activation_compiles_for_sm90_and_sm80(compiled, activation: str, precision: str) -> None:  # noqa: ANN001
+    """One compiled variant per activation (a constexpr of the kernel): the epilogue adds no tensor-core work and
+    leaves the conv's instructions as they are (exact fp32: FMA only, and ReLU's shared memory; bf16: wgmma on
+    sm_90, mma.sync on sm_80)."""
+    name = f"conv2-{precision}-{activation}-nolrn"
+    for capability in (90, 80) if precision == "bf16" else (90,):
+        r = compiled[(name, capability, False)]
+        assert r.ptx_lines > 1000
+        assert 0 < r.shared_bytes <= (227 if capability == 90 else 163) * 1024
+        if precision == "fp32":
+            assert mma_summary(r.mma) == "none", f"exact fp32 must not use tensor cores: {r.mma}"
+            assert r.shared_bytes == compiled[("conv2-fp32-relu-nolrn", 90, False)].shared_bytes
+        else:
+            assert mma_summary(r.mma) == ("wgmma.bf16" if capability == 90 else "mma.bf16")
 
 
 def test_full_compile_produces_a_cubin(compiled) -> None:  # noqa: ANN001

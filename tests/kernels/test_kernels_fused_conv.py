@@ -32,7 +32,12 @@ from tolerance import (
 
 from alexnet_dsl.kernels import LRNParams, fused_conv2d, fused_conv2d_reference, lrn_reference
 from alexnet_dsl.kernels.fused import resolve_tf32
-from alexnet_dsl.kernels.reference import check_conv_args, fused_conv2d_backward_reference
+from alexnet_dsl.kernels.reference import (
+    ACTIVATIONS,
+    Activation,
+    check_conv_args,
+    fused_conv2d_backward_reference,
+)
 
 KERNELS = settings.get_profile("kernels")
 
@@ -60,7 +65,7 @@ class Case:
     padding: tuple[int, int]
     dilation: tuple[int, int]
     bias: bool
-    relu: bool
+    activation: str | None  # a kind of reference.ACTIVATIONS, None: none
     lrn: LRNParams | None
     scale: float  # input scale: ~100 makes LRN with alpha=1e-4 matter
 
@@ -78,7 +83,7 @@ class Case:
             padding=self.padding,
             dilation=self.dilation,
             groups=self.groups,
-            relu=self.relu,
+            activation=self.activation,
             lrn=self.lrn,
         )
 
@@ -101,7 +106,7 @@ class Case:
             x,
             w,
             b,
-            relu=self.relu,
+            activation=self.activation,
             lrn=self.lrn if lrn == "case" else lrn,
             out_dtype=out_dtype,
             square_error=square_error(x.dtype, allow_tf32),
@@ -170,8 +175,8 @@ def run_case(
 
 PAPER_LRN = LRNParams(size=5, alpha=1e-4, beta=0.75, k=2.0)
 
-CONV1 = Case(1, 3, 96, 1, (35, 35), (11, 11), (4, 4), (0, 0), (1, 1), True, True, PAPER_LRN, scale=100.0)
-CONV2 = Case(1, 48, 128, 2, (7, 7), (5, 5), (1, 1), (2, 2), (1, 1), True, True, PAPER_LRN, scale=100.0)
+CONV1 = Case(1, 3, 96, 1, (35, 35), (11, 11), (4, 4), (0, 0), (1, 1), True, "relu", PAPER_LRN, scale=100.0)
+CONV2 = Case(1, 48, 128, 2, (7, 7), (5, 5), (1, 1), (2, 2), (1, 1), True, "relu", PAPER_LRN, scale=100.0)
 
 
 def test_alexnet_conv1_relu_lrn() -> None:
@@ -256,7 +261,7 @@ def cases(draw: st.DrawFn, lrn: bool | None = None) -> Case:
         padding=padding,
         dilation=dilation,
         bias=draw(st.booleans()),
-        relu=draw(st.booleans()),
+        activation=draw(st.sampled_from([None, *ACTIVATIONS])),
         lrn=lrn_params,
         scale=scale,
     )
@@ -288,7 +293,19 @@ def test_lrn_windows_spanning_several_groups(case: Case, group_out_c: int, lrn_s
 def test_many_row_tiles_and_k_steps() -> None:
     """More rows than one BLOCK_M (512) and a reduction longer than one BLOCK_K (256): the tile loops run."""
     case = Case(
-        2, 40, 20, 1, (17, 17), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0
+        2,
+        40,
+        20,
+        1,
+        (17, 17),
+        (3, 3),
+        (1, 1),
+        (1, 1),
+        (1, 1),
+        True,
+        "relu",
+        LRNParams(3, 1.0, 0.75, 1.0),
+        1.0,
     )
     assert case.batch * 17 * 17 > 512 and 40 * 9 > 256
     run_case(case)
@@ -296,7 +313,7 @@ def test_many_row_tiles_and_k_steps() -> None:
 
 def test_without_relu_negative_values_reach_lrn() -> None:
     case = Case(
-        2, 3, 6, 1, (6, 6), (3, 3), (1, 1), (1, 1), (1, 1), True, False, LRNParams(4, 1.0, 0.75, 1.0), 1.0
+        2, 3, 6, 1, (6, 6), (3, 3), (1, 1), (1, 1), (1, 1), True, None, LRNParams(4, 1.0, 0.75, 1.0), 1.0
     )
     out = run_case(case)
     assert (out < 0).any()
@@ -305,7 +322,7 @@ def test_without_relu_negative_values_reach_lrn() -> None:
 def test_strided_input_views() -> None:
     """Non-contiguous inputs (a channels-last copy and a sliced view) are read through their strides."""
     case = Case(
-        2, 4, 6, 2, (9, 9), (3, 3), (2, 1), (1, 1), (1, 1), True, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0
+        2, 4, 6, 2, (9, 9), (3, 3), (2, 1), (1, 1), (1, 1), True, "relu", LRNParams(3, 1.0, 0.75, 1.0), 1.0
     )
     x, w, b = case.tensors()
     exact, bound = case.exact(x, w, b, torch.float32)
@@ -324,7 +341,7 @@ def test_strided_input_views() -> None:
 # ---- dtypes and TF32 ----------------------------------------------------------------------------------------------
 
 LOW_PRECISION_CASE = Case(
-    2, 5, 12, 2, (8, 8), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(5, 1.0, 0.75, 1.0), 1.0
+    2, 5, 12, 2, (8, 8), (3, 3), (1, 1), (1, 1), (1, 1), True, "relu", LRNParams(5, 1.0, 0.75, 1.0), 1.0
 )
 
 
@@ -356,9 +373,8 @@ def test_tf32_follows_cudnn_switch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_gradients_equal_the_reference(with_bias: bool) -> None:
-    case = Case(
-        2, 3, 4, 2, (7, 7), (3, 3), (1, 2), (1, 1), (1, 1), with_bias, True, LRNParams(3, 1.0, 0.75, 1.0), 1.0
-    )
+    lrn = LRNParams(3, 1.0, 0.75, 1.0)
+    case = Case(2, 3, 4, 2, (7, 7), (3, 3), (1, 2), (1, 1), (1, 1), with_bias, "relu", lrn, 1.0)
     x, w, b = case.tensors()
     inputs = [t.requires_grad_() for t in (x, w, b) if t is not None]
     grad_out = torch.randn(fused_conv2d_reference(x, w, b, **case.kwargs()).shape)
@@ -374,7 +390,7 @@ def test_gradients_equal_the_reference(with_bias: bool) -> None:
 
 def test_gradient_only_for_inputs_that_need_it() -> None:
     case = Case(
-        1, 2, 3, 1, (5, 5), (3, 3), (1, 1), (0, 0), (1, 1), True, True, LRNParams(2, 1.0, 0.75, 1.0), 1.0
+        1, 2, 3, 1, (5, 5), (3, 3), (1, 1), (0, 0), (1, 1), True, "relu", LRNParams(2, 1.0, 0.75, 1.0), 1.0
     )
     x, w, b = case.tensors()
     x.requires_grad_()
@@ -392,19 +408,21 @@ def test_gradient_only_for_inputs_that_need_it() -> None:
 
 @pytest.mark.parametrize("lrn_size", [None, 1, 2, 3, 4, 5, 6, 9])
 @pytest.mark.parametrize(
-    ("relu", "groups", "with_bias"), [(True, 1, True), (False, 2, True), (True, 3, False)]
+    ("activation", "groups", "with_bias"), [("relu", 1, True), (None, 2, True), ("silu", 3, False)]
 )
 def test_written_out_backward_equals_autograd_of_the_reference(
-    lrn_size: int | None, relu: bool, groups: int, with_bias: bool
+    lrn_size: int | None, activation: str | None, groups: int, with_bias: bool
 ) -> None:
-    """The backward's hand-written LRN/ReLU derivatives against autograd through the reference, in float64, with
+    """The backward's hand-written LRN/activation derivatives against autograd through the reference, in float64, with
     windows wider than the channels, even sizes (asymmetric windows) and the gradients asked for one by one."""
     gen = torch.Generator().manual_seed(lrn_size or 0)
     x = torch.randn(2, 3 * groups, 6, 7, dtype=torch.float64, generator=gen) * 3
     w = torch.randn(2 * groups, 3, 3, 2, dtype=torch.float64, generator=gen)
     b = torch.randn(2 * groups, dtype=torch.float64, generator=gen) if with_bias else None
     lrn = None if lrn_size is None else LRNParams(lrn_size, 0.2, 0.75, 1.5)
-    kwargs = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=groups, relu=relu, lrn=lrn)
+    kwargs = dict(
+        stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=groups, activation=activation, lrn=lrn
+    )
     geometry = check_conv_args(x, w, b, (2, 1), (1, 0), (1, 2), groups, lrn, (torch.float64,))
     leaves = [t if t is None else t.clone().requires_grad_() for t in (x, w, b)]
     y = fused_conv2d_reference(*leaves, **kwargs)
@@ -423,7 +441,9 @@ def test_written_out_backward_equals_autograd_of_the_reference(
     )
     in_fp32 = [None if t is None else next(in_fp32) for t in leaves32]
     for needs in ((True, True, True), (True, False, False), (False, True, False), (False, False, True)):
-        got = fused_conv2d_backward_reference(grad_out, x, w, b, geometry, relu, lrn, None, needs)
+        got = fused_conv2d_backward_reference(
+            grad_out, x, w, b, geometry, Activation.of(activation), lrn, None, needs
+        )
         for g, e, e32, need, t in zip(got, expected, in_fp32, needs, (x, w, b)):
             if not need or t is None:
                 assert g is None
@@ -434,7 +454,7 @@ def test_written_out_backward_equals_autograd_of_the_reference(
 def test_torch_compile_keeps_the_fused_op_in_one_graph() -> None:
     """fullgraph=True: no graph break around the kernel (a custom op with a shape rule), forward and backward."""
     case = Case(
-        2, 4, 6, 2, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1), True, True, LRNParams(3, 0.5, 0.75, 1.0), 1.0
+        2, 4, 6, 2, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1), True, "relu", LRNParams(3, 0.5, 0.75, 1.0), 1.0
     )
     x, w, b = case.tensors()
 
@@ -473,7 +493,8 @@ def test_reference_gradient_float64_gradcheck() -> None:
     b = torch.randn(4, dtype=torch.float64, generator=gen, requires_grad=True)
     lrn = LRNParams(3, 1.0, 0.75, 1.0)
     assert torch.autograd.gradcheck(
-        lambda x, w, b: fused_conv2d_reference(x, w, b, padding=1, groups=2, relu=False, lrn=lrn), (x, w, b)
+        lambda x, w, b: fused_conv2d_reference(x, w, b, padding=1, groups=2, activation=None, lrn=lrn),
+        (x, w, b),
     )
 
 
@@ -512,7 +533,7 @@ def test_interpreter_switch_works_after_triton_was_imported_without_it() -> None
         lrn = LRNParams(3, 1.0, 0.75, 1.0)
         out = fused_conv2d(x, w, b, groups=2, padding=1, lrn=lrn)
         # TF32 by default (cudnn.allow_tf32): squares in 2 parts (test_kernels_fused_conv.square_error)
-        bound = fused_conv_bound(x, w, b, relu=True, lrn=lrn, groups=2, padding=1, square_error=TWO_PART_SQUARE_ERROR)
+        bound = fused_conv_bound(x, w, b, activation="relu", lrn=lrn, groups=2, padding=1, square_error=TWO_PART_SQUARE_ERROR)
         assert bound_violations(out, *bound) is None, bound_violations(out, *bound)
         print("ok")
         """

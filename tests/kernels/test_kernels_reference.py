@@ -96,7 +96,10 @@ def test_bad_arguments_raise_clear_errors(entry, change, error, message) -> None
         (dict(groups=0), ValueError, "groups"),
         (dict(groups=3), ValueError, "groups"),
         (dict(lrn=(5, 1e-4, 0.75, 2.0)), TypeError, "LRNParams"),
-        (dict(relu=1), TypeError, "relu"),
+        (dict(activation=1), TypeError, "activation"),
+        (dict(activation="swish"), ValueError, "unknown activation `swish`"),
+        (dict(activation=("leaky_relu", "0.2")), TypeError, "argument of `leaky_relu`"),
+        (dict(activation=("silu", 0.5)), ValueError, "takes no argument"),
         (dict(allow_tf32="yes"), TypeError, "allow_tf32"),
     ],
 )

@@ -12,12 +12,14 @@ from alexnet_dsl.kernels import LRNParams, conv_lrn, tuning
 from alexnet_dsl.kernels.aot import ALEXNET_CONV1, ALEXNET_CONV2, ALEXNET_LRN
 from alexnet_dsl.kernels.bounds import bound_violations
 from alexnet_dsl.kernels.fused import gate_reference, make_problem
-from alexnet_dsl.kernels.reference import check_conv_args
+from alexnet_dsl.kernels.reference import Activation, check_conv_args
 from alexnet_dsl.kernels.tuning import Config, Problem, choose_config, configs_for
+
+RELU = Activation("relu")
 
 
 def gpu_problem(geometry: tuning.ConvGeometry, dtype: torch.dtype, lrn: bool) -> Problem:
-    return Problem(geometry, dtype, False, True, True, ALEXNET_LRN if lrn else None, "cuda:sm90")
+    return Problem(geometry, dtype, False, True, RELU, ALEXNET_LRN if lrn else None, "cuda:sm90")
 
 
 @pytest.mark.parametrize("geometry", [ALEXNET_CONV1, ALEXNET_CONV2])
@@ -38,11 +40,11 @@ def test_gpu_candidates_fit_the_budgets(geometry: tuning.ConvGeometry, dtype: to
 def test_interpreter_gets_one_config_with_the_largest_tiles() -> None:
     x, w = torch.randn(2, 6, 9, 9), torch.randn(10, 3, 3, 3)
     geometry = check_conv_args(x, w, None, 1, 1, 1, 2, None)
-    (config,) = configs_for(make_problem(geometry, x, False, True, None, False))
+    (config,) = configs_for(make_problem(geometry, x, False, RELU, None, False))
     assert (
         config.block_m >= geometry.gemm_m and config.block_k >= geometry.gemm_k
     )  # a single program, one k step
-    assert conv_lrn.grid(make_problem(geometry, x, False, True, None, False), config) == (1, 2)
+    assert conv_lrn.grid(make_problem(geometry, x, False, RELU, None, False), config) == (1, 2)
 
 
 def test_choose_config_rejects_failures_times_the_rest_and_caches() -> None:
@@ -101,7 +103,7 @@ def test_gate_rejects_a_configuration_that_computes_a_wrong_lrn_window(
     kernel's output and fails one computed with an LRN window one channel wider, in every precision mode."""
     x, w, b, lrn = lrn_data(dtype)
     geometry = check_conv_args(x, w, b, 1, 1, 1, 2, lrn)
-    problem = make_problem(geometry, x, True, True, lrn, tf32)
+    problem = make_problem(geometry, x, True, RELU, lrn, tf32)
     small = problem.with_batch(2)  # the gate checks the first two images, as select_config does
     exact, bound = gate_reference(small, x[:2], w, b)
     good, wrong_window = Config(64, 8, 32, 4, 1), Config(64, 8, 32, 4, 2)
@@ -127,7 +129,7 @@ def test_gate_with_the_real_kernel_rejects_a_configuration_that_cannot_work() ->
     x, w, b = torch.randn(1, 4, 6, 6), torch.randn(40, 2, 3, 3), torch.randn(40)
     lrn = LRNParams(3, 1.0, 0.75, 1.0)
     geometry = check_conv_args(x, w, b, 1, 1, 1, 2, lrn)
-    problem = make_problem(geometry, x, True, True, lrn, False)
+    problem = make_problem(geometry, x, True, RELU, lrn, False)
     exact, bound = gate_reference(problem, x, w, b)
 
     def check(config: Config) -> str | None:  # the tuner's own gate, with its own bound
@@ -143,7 +145,7 @@ def test_poisoned_output_shows_unwritten_elements(monkeypatch: pytest.MonkeyPatc
     """With a grid one row-tile short, the rows nobody wrote stay NaN and the comparison fails."""
     x, w = torch.randn(2, 3, 8, 8), torch.randn(5, 3, 3, 3)
     geometry = check_conv_args(x, w, None, 1, 0, 1, 1, None)
-    problem = make_problem(geometry, x, False, True, None, False)
+    problem = make_problem(geometry, x, False, RELU, None, False)
     config = Config(32, 16, 32, 4, 1)  # 72 rows -> 3 row tiles
     monkeypatch.setattr(conv_lrn, "grid", lambda problem, config: (2, 1))
     out = conv_lrn.launch(x, w, None, problem, config)

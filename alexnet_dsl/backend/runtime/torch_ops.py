@@ -199,6 +199,50 @@ def _plain_module(module: nn.Module, cls: type) -> bool:
     )
 
 
+# emit: fold
+_ACTIVATIONS = {
+    "relu": F.relu,
+    "relu6": F.relu6,
+    "leaky_relu": F.leaky_relu,  # (x, slope)
+    "elu": F.elu,  # (x, alpha)
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "mish": F.mish,
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+}
+
+
+def _activate(x: torch.Tensor, act: str | tuple | None) -> torch.Tensor:
+    """The activation `act` (its kind, or (kind, argument)) in PyTorch ops; `x` itself for None."""
+    if act is None:
+        return x
+    kind, *argument = (act,) if isinstance(act, str) else act
+    return _ACTIVATIONS[kind](x, *argument)
+
+
+def _folded(conv: nn.Conv2d, bn: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """(weight, bias) of the one conv computing bn(conv(x)) (conv(x) for no bn): w s and (b - mean) s + beta with
+    s = gamma / sqrt(var + eps); None where the batchnorm uses batch statistics or is more than BatchNorm2d."""
+    if bn is None:
+        return conv.weight, conv.bias
+    if (
+        bn.training
+        or bn.running_mean is None
+        or bn.running_var is None
+        or not _plain_module(bn, nn.BatchNorm2d)
+    ):
+        return None
+    std = torch.sqrt(bn.running_var + bn.eps)
+    scale = 1 / std if bn.weight is None else bn.weight / std
+    shift = -bn.running_mean * scale if conv.bias is None else (conv.bias - bn.running_mean) * scale
+    shift = shift if bn.bias is None else shift + bn.bias
+    dtype = conv.weight.dtype
+    return (conv.weight * scale.reshape(-1, 1, 1, 1)).to(dtype), shift.to(dtype)
+
+
 # emit: onednn_linear
 def _onednn_linear_op():  # -> the op's OpOverloadPacket, or None
     """The custom op ``alexnet_dsl::onednn_linear(x, weight, bias, relu)``, or None without oneDNN.
@@ -286,6 +330,18 @@ def _fast_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return module(x)
 
 
+# emit: stochastic_depth
+def _stochastic_depth(x: torch.Tensor, p: float, mode: str, training: bool) -> torch.Tensor:
+    """In training, ``x`` zeroed with probability ``p`` per sample (``row``) or for the whole batch (``batch``),
+    what is kept divided by 1 - p (torchvision's stochastic depth); ``x`` itself in eval."""
+    if not training or p == 0.0:
+        return x
+    keep = 1.0 - p
+    shape = [x.shape[0]] + [1] * (x.dim() - 1) if mode == "row" else [1] * x.dim()
+    mask = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+    return x * (mask / keep if keep > 0.0 else mask)
+
+
 # emit: admissible
 def _admissible(size: int, sets: tuple[tuple[tuple[int, int | None], ...], int, tuple[int, ...]]) -> bool:
     """Whether `size` is in `sets`: ranges ((lo, hi or None for no bound), ...), a modulus, its residues."""
@@ -302,7 +358,10 @@ def _admissible(size: int, sets: tuple[tuple[tuple[int, int | None], ...], int, 
 lrn = _lrn
 linear = _linear
 fast_call = _fast_call
+stochastic_depth = _stochastic_depth
 plain_module = _plain_module
+activate = _activate
+folded = _folded
 OneDNNLinear = _OneDNNLinear
 
 

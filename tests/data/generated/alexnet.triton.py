@@ -128,6 +128,49 @@ def _plain_module(module: nn.Module, cls: type) -> bool:
     )
 
 
+_ACTIVATIONS = {
+    "relu": F.relu,
+    "relu6": F.relu6,
+    "leaky_relu": F.leaky_relu,  # (x, slope)
+    "elu": F.elu,  # (x, alpha)
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "mish": F.mish,
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+}
+
+
+def _activate(x: torch.Tensor, act: str | tuple | None) -> torch.Tensor:
+    """The activation `act` (its kind, or (kind, argument)) in PyTorch ops; `x` itself for None."""
+    if act is None:
+        return x
+    kind, *argument = (act,) if isinstance(act, str) else act
+    return _ACTIVATIONS[kind](x, *argument)
+
+
+def _folded(conv: nn.Conv2d, bn: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """(weight, bias) of the one conv computing bn(conv(x)) (conv(x) for no bn): w s and (b - mean) s + beta with
+    s = gamma / sqrt(var + eps); None where the batchnorm uses batch statistics or is more than BatchNorm2d."""
+    if bn is None:
+        return conv.weight, conv.bias
+    if (
+        bn.training
+        or bn.running_mean is None
+        or bn.running_var is None
+        or not _plain_module(bn, nn.BatchNorm2d)
+    ):
+        return None
+    std = torch.sqrt(bn.running_var + bn.eps)
+    scale = 1 / std if bn.weight is None else bn.weight / std
+    shift = -bn.running_mean * scale if conv.bias is None else (conv.bias - bn.running_mean) * scale
+    shift = shift if bn.bias is None else shift + bn.bias
+    dtype = conv.weight.dtype
+    return (conv.weight * scale.reshape(-1, 1, 1, 1)).to(dtype), shift.to(dtype)
+
+
 def _onednn_linear_op():  # -> the op's OpOverloadPacket, or None
     """The custom op ``alexnet_dsl::onednn_linear(x, weight, bias, relu)``, or None without oneDNN.
 
@@ -213,21 +256,29 @@ def _fast_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return module(x)
 
 
-def _conv_relu_lrn(x: torch.Tensor, conv: nn.Conv2d, lrn: tuple | None = None) -> torch.Tensor:
-    """conv -> ReLU (-> LRN) as one Triton kernel; the conv called as a module when it has hooks."""
-    if _plain_module(conv, nn.Conv2d):
+def _fused_conv(
+    x: torch.Tensor,
+    conv: nn.Conv2d,
+    act: str | tuple | None,
+    lrn: tuple | None = None,
+    bn: nn.Module | None = None,
+) -> torch.Tensor:
+    """conv (-> bn, folded) (-> activation) (-> LRN) as one Triton kernel; PyTorch ops where a module has hooks or
+    the batchnorm uses batch statistics."""
+    folded = _folded(conv, bn) if _plain_module(conv, nn.Conv2d) else None
+    if folded is not None:
         return fused_conv2d(
             x,
-            conv.weight,
-            conv.bias,
+            *folded,
             stride=conv.stride,
             padding=conv.padding,
             dilation=conv.dilation,
             groups=conv.groups,
-            relu=True,
+            activation=act,
             lrn=None if lrn is None else LRNParams(*lrn),
         )
-    x = F.relu(conv(x))
+    x = conv(x) if bn is None else bn(conv(x))
+    x = _activate(x, act)
     return x if lrn is None else _lrn(x, *lrn)
 
 
@@ -259,13 +310,13 @@ class AlexNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         self._check_input(image)
-        x = _conv_relu_lrn(image, self.conv1, lrn=(5, 0.0001, 0.75, 2.0))  # (N, 96, 55, 55)
+        x = _fused_conv(image, self.conv1, 'relu', lrn=(5, 0.0001, 0.75, 2.0))  # (N, 96, 55, 55)
         x = F.max_pool2d(x, (3, 3), (2, 2))  # (N, 96, 27, 27)
-        x = _conv_relu_lrn(x, self.conv2, lrn=(5, 0.0001, 0.75, 2.0))  # (N, 256, 27, 27)
+        x = _fused_conv(x, self.conv2, 'relu', lrn=(5, 0.0001, 0.75, 2.0))  # (N, 256, 27, 27)
         x = F.max_pool2d(x, (3, 3), (2, 2))  # (N, 256, 13, 13)
-        x = _conv_relu_lrn(x, self.conv3, lrn=None)  # (N, 384, 13, 13)
-        x = _conv_relu_lrn(x, self.conv4, lrn=None)  # (N, 384, 13, 13)
-        x = _conv_relu_lrn(x, self.conv5, lrn=None)  # (N, 256, 13, 13)
+        x = _fused_conv(x, self.conv3, 'relu')  # (N, 384, 13, 13)
+        x = _fused_conv(x, self.conv4, 'relu')  # (N, 384, 13, 13)
+        x = _fused_conv(x, self.conv5, 'relu')  # (N, 256, 13, 13)
         x = F.max_pool2d(x, (3, 3), (2, 2))  # (N, 256, 6, 6)
         x = torch.flatten(x, 1)  # (N, 9216)
         x = F.dropout(x, 0.5, self.training)  # (N, 9216)
