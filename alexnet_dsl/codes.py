@@ -213,7 +213,9 @@ allowed. The network input must be [N, C, H, W] or [N, features].""",
 same rank and the same sizes in every other dimension. `mul` broadcasts as PyTorch does, on inputs
 of the same rank: in each dimension the sizes are equal, or one of them is 1 and is repeated
 (squeeze-excitation's `[N, 64, 7, 7]` x `[N, 64, 1, 1]`; `[N, 64, 7, 7]` x `[N, 32, 1, 1]` is this
-error, on the channels). The message shows both shapes and where each came from.""",
+error, on the channels). A size that depends on the input's symbols must equal the other input's:
+it is never broadcast, even at an input size where it would be 1. The message shows both shapes and
+where each came from.""",
     ),
     "E0308": Code(
         "no admissible input size",
@@ -258,7 +260,8 @@ suffixed with K, M, G), or pass `memory_budget=None` to turn the guard off.""",
 is followed exactly when its stride divides that factor or the factor divides its stride (a stride-2
 pooling after a 2x upsampling). A stride of 3 after a 2x upsampling gives sizes of a form the solver
 does not represent, so the layer's shape is unknown. Give the input sizes as numbers, or change the
-stride or the upsampling factor.""",
+stride or the upsampling factor. The same holds for `chunk` of channels that are a sum or a product of
+symbols (a `concat` of `[N, C, ...]` with itself, a flatten of `[N, 4, H, W]`).""",
     ),
     # ---- warnings
     "W0401": Code(

@@ -14,6 +14,7 @@ from torch import nn
 from zoo import ZOO
 
 import alexnet_dsl
+from alexnet_dsl import ir
 from alexnet_dsl.analysis.pipeline import check_file
 
 SPECS = Path(__file__).parents[1] / "specs"
@@ -96,6 +97,26 @@ def test_a_shipped_spec_is_its_reference_network(name):
     analysis = check_file(SPECS / f"{name}.net")
     assert analysis.ok, [d.message for d in analysis.diagnostics]
     assert analysis.params == sum(p.numel() for p in reference.parameters())
+    # stochastic depth (the identity in eval, so the values below never see it): the same p and mode as the
+    # reference's modules that its forward calls (torchvision builds one in blocks that never call it), in order
+    ours_sd = [
+        (layer.op.p, layer.op.mode)
+        for layer in analysis.network.layers
+        if isinstance(layer.op, ir.StochasticDepth)
+    ]
+    called: list[nn.Module] = []
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: called.append(m))
+        for m in reference.modules()
+        if type(m).__name__ == "StochasticDepth"
+    ]
+    with torch.no_grad():
+        reference(torch.zeros(shape))
+    for h in hooks:
+        h.remove()
+    assert [mode for _, mode in ours_sd] == [m.mode for m in called]
+    # the spec writes decimals where torchvision computes 0.2 * 6 / 16 = 0.07500000000000001
+    assert [p for p, _ in ours_sd] == pytest.approx([m.p for m in called], rel=1e-12)
     compiled = alexnet_dsl.compile(
         SPECS / f"{name}.net", backend="torch", **({"H": shape[2], "W": shape[3]} if name == "unet" else {})
     ).eval()

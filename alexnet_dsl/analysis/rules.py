@@ -173,6 +173,8 @@ def chunk_rule(ctx: Context, layer: ir.Layer, shapes, srcs, info: LayerInfo):
     if not _need_rank(ctx, layer, shape, src, (2, 4), "[N, C, H, W] or [N, features]"):
         return None
     c, parts = shape[1], op.parts
+    if isinstance(c, (E.Sum, E.Prod)):  # C / parts of a sum or product (a concat, a flatten of symbols)
+        raise E.Unfollowed(f"{E.show(c)} channels cut into {parts} parts: the parts of a sum or a product")
     what = f"`{layer.display_name}`'s {parts} parts must divide its channels"
     if ctx.require("div", c, parts, layer, layer.arg_span("parts"), what) is False:
         found = _divisors(c)
@@ -359,7 +361,7 @@ def compute(ctx: Context, layer: ir.Layer, ins: list[Shape | None], info: LayerI
                 f"the sizes of `{layer.display_name}` cannot be followed symbolically",
                 layer.op_span,
                 notes=(str(e),),
-                helps=("give the input sizes as numbers, or change the stride or the upsampling factor",),
+                helps=("give the input sizes as numbers",),
             )
         except Exception as e:  # an internal failure: say which layer it happened on
             raise RuntimeError(

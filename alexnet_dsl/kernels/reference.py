@@ -118,7 +118,7 @@ class Activation:
     def backward(self, z: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         """The gradient with respect to the pre-activation `z`, given the gradient `grad` of the activation's output,
         in plain tensor ops (PyTorch's conventions at the kinks: relu'(0) = 0, relu6'(6) = 0, elu'(0) = alpha,
-        hardswish'(-3) = -1/2, hardsigmoid'(+-3) = 0)."""
+        hardswish'(-3) = 0 and hardswish'(3) = 1, hardsigmoid'(+-3) = 0)."""
         kind, p = self.kind, self.param
         if kind == "identity":
             return grad
@@ -142,7 +142,7 @@ class Activation:
             t = torch.tanh(F.softplus(z))  # mish = z tanh(softplus(z))
             return grad * (t + z * s * (1 - t * t))
         if kind == "hardswish":
-            return torch.where(z < -3, 0.0, torch.where(z <= 3, grad * (z / 3 + 0.5), grad))
+            return torch.where(z <= -3, 0.0, torch.where(z < 3, grad * (z / 3 + 0.5), grad))
         if kind == "hardsigmoid":
             return torch.where((z > -3) & (z < 3), grad / 6, 0.0)
         assert kind == "tanh", kind

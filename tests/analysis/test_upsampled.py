@@ -142,3 +142,14 @@ def test_a_stride_that_does_not_divide_the_factor_is_e0313():
     assert [d.code for d in a.errors] == ["E0313"] and a.errors[0].span.line == 3
     concrete = check_text(text.replace("H, W", "10, 10"))  # numbers: followed exactly
     assert concrete.ok and concrete.output == (concrete.output[0], 4, 6, 6)
+
+
+def test_chunk_of_channels_that_are_a_sum_or_a_product_is_e0313():
+    """C / parts has no form when C is a sum (`concat` of a symbolic C with itself) or a product (a flatten of
+    symbolic sizes): one error on the chunk, no internal error, no note besides."""
+    for text in (
+        "network A(x: [N, C, 8, 8]) {\n    j: concat(x, x)\n    chunk(2, 0)\n}\n",
+        "network A(x: [N, 3, H, W]) {\n    conv(4, kernel=1)\n    flatten\n    chunk(2, 0)\n}\n",
+    ):
+        a = check_text(text)
+        assert [(d.code, d.span.line) for d in a.diagnostics] == [("E0313", text.count("\n") - 1)]

@@ -117,15 +117,19 @@ def test_parameters_and_buffers_keep_their_names(backend: str):
     ("backend", "activation", "bias"),
     [("auto", "relu", True), ("auto", None, False), ("auto", "silu", True), ("triton", "silu", False)],
 )
-def test_eval_folds_within_the_rounding_bound(backend: str, activation: str | None, bias: bool):
-    """In eval the folded conv equals the unfolded conv -> batchnorm, to the derived rounding bound; the
-    parameters and buffers are left as they were."""
+def test_eval_folds_within_the_rounding_bound(
+    backend: str, activation: str | None, bias: bool, monkeypatch: pytest.MonkeyPatch
+):
+    """In eval the folded conv equals the unfolded conv -> batchnorm, to the derived rounding bound (the batchnorm
+    module is not run: it is folded); the parameters and buffers are left as they were."""
     _, model = pair(backend, activation, bias)
     model.eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.randn(2, 3, 7, 7, generator=torch.Generator().manual_seed(1)) * 2
+    runs = batchnorm_runs(monkeypatch)
     with torch.no_grad():
         out = model(x)
+    assert runs == [], "the batchnorm ran: nothing was folded"
     exact, bound = folded_bound(x, state(bias=bias), activation)
     assert_within(out, exact, bound, f"folded conv + batchnorm ({backend})")
     p = state(bias=bias)
@@ -222,7 +226,21 @@ def test_a_hooked_conv_runs_its_activation_in_pytorch():
     assert_within(seen[0], *conv_bound(x, model.c.weight.detach(), model.c.bias.detach()))
 
 
-def test_on_the_cpu_auto_folds_where_the_batchnorm_pass_is_the_larger():
+def batchnorm_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time a BatchNorm2d runs its forward (patched on the class, so that each module
+    is still a plain BatchNorm2d that the fold may stand in for)."""
+    runs: list[int] = []
+    forward = torch.nn.BatchNorm2d.forward
+
+    def counted(self, x):
+        runs.append(1)
+        return forward(self, x)
+
+    monkeypatch.setattr(torch.nn.BatchNorm2d, "forward", counted)
+    return runs
+
+
+def test_on_the_cpu_auto_folds_where_the_batchnorm_pass_is_the_larger(monkeypatch: pytest.MonkeyPatch):
     """On CPU tensors the fold rewrites 3 x 5 x 5 = 75 weights per channel to save the batchnorm's pass over
     N x 7 x 7 values per channel: not for one image (49), for two (98)."""
     text = "network T(x: [N, 3, 7, 7]) {\n    c: conv(6, kernel=5, padding=2)\n    bn: batchnorm\n}\n"
@@ -234,9 +252,12 @@ def test_on_the_cpu_auto_folds_where_the_batchnorm_pass_is_the_larger():
         m.load_state_dict(p)
         m.eval()
     x = torch.randn(2, 3, 7, 7)
+    runs = batchnorm_runs(monkeypatch)
     with torch.no_grad():
         assert torch.equal(model(x[:1]), ref(x[:1]))  # the same conv and batchnorm modules
+        assert len(runs) == 2  # one image: not folded, the batchnorm ran (as in the torch backend)
         folded = model(x)
+    assert len(runs) == 2, "two images: folded, the batchnorm does not run"
     assert_within(folded, *folded_bound(x, p, None, "c", "bn", 2))
 
 

@@ -235,12 +235,18 @@ def _folded(conv: nn.Conv2d, bn: nn.Module | None) -> tuple[torch.Tensor, torch.
         or not _plain_module(bn, nn.BatchNorm2d)
     ):
         return None
-    std = torch.sqrt(bn.running_var + bn.eps)
-    scale = 1 / std if bn.weight is None else bn.weight / std
-    shift = -bn.running_mean * scale if conv.bias is None else (conv.bias - bn.running_mean) * scale
-    shift = shift if bn.bias is None else shift + bn.bias
     dtype = conv.weight.dtype
-    return (conv.weight * scale.reshape(-1, 1, 1, 1)).to(dtype), shift.to(dtype)
+    wide = torch.promote_types(dtype, torch.float32)  # 16-bit parameters: the fold rounds once, at the end
+
+    def w(t: torch.Tensor) -> torch.Tensor:
+        return t.to(wide)
+
+    std = torch.sqrt(w(bn.running_var) + bn.eps)
+    scale = 1 / std if bn.weight is None else w(bn.weight) / std
+    mean = w(bn.running_mean)
+    shift = -mean * scale if conv.bias is None else (w(conv.bias) - mean) * scale
+    shift = shift if bn.bias is None else shift + w(bn.bias)
+    return (w(conv.weight) * scale.reshape(-1, 1, 1, 1)).to(dtype), shift.to(dtype)
 
 
 # emit: onednn_linear
