@@ -214,8 +214,32 @@ def _trace(module: nn.Module) -> fx.GraphModule:
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UnsupportedModule([f"torch.fx cannot trace `{type(module).__name__}`: {first}"]) from None
+    problems = [
+        f"`{path or type(module).__name__}` has a forward hook, which tracing does not see"
+        for path, m in module.named_modules()
+        if m._forward_hooks or m._forward_pre_hooks
+    ]
+    problems += [
+        describe(gm, node, "an in-place op whose result is not used: write `y = y.relu()`, not `y.relu_()`")
+        for node in gm.graph.nodes
+        if not node.users and node.op != "output" and _in_place(gm, node)
+    ]
+    if problems:
+        raise UnsupportedModule(problems)
     gm.graph.eliminate_dead_code()
     return gm
+
+
+def _in_place(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """Whether a node changes its input in place (`y.relu_()`, `F.relu(y, inplace=True)`, `nn.ReLU(inplace=True)`),
+    so that dropping it when nothing reads its result would change what later reads of its input see."""
+    if node.op == "call_method" and str(node.target).endswith("_") and not str(node.target).startswith("_"):
+        return True
+    if node.op == "call_module":
+        return bool(getattr(gm.get_submodule(str(node.target)), "inplace", False))
+    return node.op == "call_function" and (
+        node.kwargs.get("inplace") is True or getattr(node.target, "__name__", "").endswith("_")
+    )
 
 
 # batch normalisation keeps its input's shape: on fake tensors it runs a decomposition in Python, some

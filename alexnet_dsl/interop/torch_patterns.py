@@ -80,7 +80,7 @@ def rewrite(gm: fx.GraphModule) -> dict[fx.Node, Rewrite | str]:
                 out.update(found)
                 break
     for node in gm.graph.nodes:
-        if node not in out and _is_mul(node):
+        if node not in out and _is_mul(node) and _shape(node) is not None:  # not size arithmetic
             try:
                 out[node] = _product(gm, node)
             except Untranslatable as e:
@@ -159,7 +159,7 @@ def _channel_shuffle(node: fx.Node) -> dict[fx.Node, Rewrite] | None:
         return None
     n, c, h, w = s
     g = split[1]
-    if split != (n, g, c // g, h, w) or g * (c // g) != c:
+    if split != (n, g, c // g, h, w) or g * (c // g) != c or _fixed_batch(node):
         return None
     steps = [node]
     swap = _one_user(node)
@@ -170,7 +170,7 @@ def _channel_shuffle(node: fx.Node) -> dict[fx.Node, Rewrite] | None:
     while last is not None and last.op == "call_method" and last.target == "contiguous":
         steps.append(last)
         last = _one_user(last)
-    if last is None or not _is_reshape(last) or _shape(last) != s:
+    if last is None or not _is_reshape(last) or _shape(last) != s or _fixed_batch(last):
         return None
     return {
         **{step: _NOTHING for step in steps},
@@ -219,11 +219,40 @@ def _flatten_view(node: fx.Node) -> dict[fx.Node, Rewrite | str] | None:
         return {node: Rewrite(None, (x,))}  # a view of a tensor as its own shape
     if s is None or out is None or len(s) < 3 or out != (s[0], math.prod(s[1:])):
         return None
-    sizes = node.args[1:] if len(node.args) > 2 else node.args[1] if len(node.args) == 2 else ()
-    first = sizes[0] if isinstance(sizes, (tuple, list)) and sizes else None
-    if isinstance(first, int) and first != -1:
-        return {node: f"a view with a fixed batch size {first} (write `x.flatten(1)`)"}
+    if _fixed_batch(node):
+        return {node: f"a view with a fixed batch size {_sizes(node)[0]} (write `x.flatten(1)`)"}
+    first = _sizes(node)[0] if _sizes(node) else -1
+    if isinstance(first, fx.Node) and not _is_batch_size(first):
+        return {node: "a view whose first size is computed (write `x.flatten(1)`)"}
     return {node: Rewrite(op_call("flatten"), (x,))}
+
+
+def _is_batch_size(node: fx.Node) -> bool:
+    """`t.size(0)`, `t.shape[0]`, `t.size()[0]`: a tensor's batch size, the one computed first size of a
+    flatten that is right at every batch."""
+    if node.op == "call_method" and node.target == "size":
+        return node.args[1:] == (0,) or node.kwargs == {"dim": 0}
+    if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
+        whole = node.args[0]
+        return isinstance(whole, fx.Node) and (
+            (whole.op == "call_function" and whole.target is getattr and whole.args[1] == "shape")
+            or (whole.op == "call_method" and whole.target == "size" and len(whole.args) == 1)
+        )
+    return False
+
+
+def _sizes(node: fx.Node) -> tuple:
+    """The sizes a view or reshape is given (`x.view(a, b)` or `x.view((a, b))`)."""
+    sizes = node.args[1:] if len(node.args) > 2 else node.args[1] if len(node.args) == 2 else ()
+    return tuple(sizes) if isinstance(sizes, (tuple, list)) else ()
+
+
+def _fixed_batch(node: fx.Node) -> bool:
+    """Whether a view writes its batch as a number (`x.view(1, -1)`): right at that batch only."""
+    if node.target not in ("view", "reshape", torch.reshape):  # flatten / unflatten name dims, not sizes
+        return False
+    sizes = _sizes(node)
+    return bool(sizes) and isinstance(sizes[0], int) and sizes[0] != -1
 
 
 # ---------------------------------------------------------------------------- products
@@ -311,6 +340,10 @@ def _channels_last(gm: fx.GraphModule, out: dict[fx.Node, Rewrite | str]) -> Non
             continue
         x = inputs[0]
         nchw = last[x]
+        others = [a for a in node.all_input_nodes if a not in last and a.op != "get_attr" and _shape(a)]
+        if others:  # `z + y` of a channels-last z and an [N, C, H, W] y: equal shapes, other meanings
+            out[node] = "mixes a channels-last tensor with an [N, C, H, W] one"
+            continue
         try:
             if _dims(node) == [0, 3, 1, 2]:
                 out[node] = Rewrite(None, (x,))
@@ -378,5 +411,9 @@ def _functional_layer_norm(gm: fx.GraphModule, node: fx.Node, shape: tuple[int, 
         }
     ):
         raise Untranslatable("F.layer_norm with weights that are not one module's `weight` and `bias`")
+    if not all(isinstance(d, int) for d in (normalized if isinstance(normalized, (tuple, list)) else [None])):
+        normalized = tuple(
+            _param(gm, weight).shape
+        )  # computed (`x.shape[-1:]`): F.layer_norm checks they agree
     op = layer_norm(normalized, True, eps, shape, channels_last=True)
     return Rewrite(op, (x,), path=owner, own=owner)

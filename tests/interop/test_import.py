@@ -497,3 +497,53 @@ def test_cli_import_wrong_input_shape_is_one_error(models_module, capsys):
     assert main(["import", f"{models_module}:small", "--input-shape", "1,3,64,64"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not run on an input of shape [1, 3, 64, 64]" in err
+
+
+class _Hooked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.conv.register_forward_hook(lambda m, i, o: o * 2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class _Twisted(nn.Module):
+    """Forwards that would import wrongly if taken at face value: each must be refused."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind, self.conv = kind, nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.kind == "in place, unused":
+            y.relu_()
+            return y
+        if self.kind == "antialias":
+            return F.interpolate(y, scale_factor=2, mode="bilinear", antialias=True)
+        if self.kind == "mixed layouts":  # C == H == W: equal shapes, other meanings
+            return (y.permute(0, 2, 3, 1) + y).permute(0, 3, 1, 2)
+        if self.kind == "shuffle at batch 1":
+            return y.view(1, 2, 2, 4, 4).transpose(1, 2).reshape(1, 4, 4, 4)
+        assert self.kind == "computed batch"
+        return y.view(y.size(0) * y.size(0), -1)
+
+
+@pytest.mark.parametrize(
+    "module, why",
+    [
+        (_Hooked(), "has a forward hook"),
+        (_Twisted("in place, unused"), "in-place op whose result is not used"),
+        (_Twisted("antialias"), "antialias=True"),
+        (_Twisted("mixed layouts"), "mixes a channels-last tensor"),
+        (_Twisted("shuffle at batch 1"), "no such op"),
+        (_Twisted("computed batch"), "first size is computed"),
+    ],
+    ids=["hook", "in-place", "antialias", "layouts", "shuffle-batch", "computed-batch"],
+)
+def test_what_would_import_wrongly_is_refused(module, why):
+    shape = (1, 3, 4, 4) if isinstance(module, _Hooked) else (1, 4, 4, 4)
+    with pytest.raises(UnsupportedModule, match=why):
+        from_torch(module, shape)
