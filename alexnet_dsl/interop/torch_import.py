@@ -354,5 +354,8 @@ def translate(
     # laid out by `dslc fmt` (so that fmt leaves an imported spec as it is)
     text = format_text("\n".join([*header, *body, "}"]) + "\n", f"<{name}>")
     analysis = check_text(text, f"<{name}>")
-    assert analysis.ok, "the translation does not check:\n" + "\n".join(d.message for d in analysis.errors)
+    if not analysis.ok:  # an op that PyTorch applies where the language's does not (`nn.Linear` over W)
+        raise UnsupportedModule(
+            [f"line {d.span.line} of the translation: {d.message}" for d in analysis.errors]
+        )
     return Translation(text, analysis, recovered.modules, recovered.loads)

@@ -547,3 +547,9 @@ def test_what_would_import_wrongly_is_refused(module, why):
     shape = (1, 3, 4, 4) if isinstance(module, _Hooked) else (1, 4, 4, 4)
     with pytest.raises(UnsupportedModule, match=why):
         from_torch(module, shape)
+
+
+def test_an_op_pytorch_applies_where_the_language_does_not_is_refused():
+    """`nn.Linear` on [N, C, H, W] works over W in PyTorch; the language's linear reads [N, features]."""
+    with pytest.raises(UnsupportedModule, match=r"line \d+ of the translation: .*linear"):
+        from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), nn.Linear(5, 2)), (1, 3, 5, 5))
