@@ -217,8 +217,10 @@ def conv_transpose(m: nn.ConvTranspose2d) -> str:
     )
 
 
-def upsample(size, scale_factor, mode: str, align_corners, shape, recompute_scale_factor=None) -> str:
+def upsample(size, scale_factor, mode: str, align_corners, shape, antialias: bool = False) -> str:
     """`nn.Upsample`, `F.interpolate`: an integer factor per axis (or a size that is one), nearest or bilinear."""
+    if antialias:
+        raise Untranslatable("upsampling with antialias=True (the language's upsampling does not filter)")
     if mode not in ("nearest", "bilinear"):
         raise Untranslatable(f"upsampling with mode={mode!r} (the language's are nearest and bilinear)")
     if len(shape) != 4:

@@ -115,13 +115,7 @@ _function(
         ("recompute_scale_factor", None),
         ("antialias", False),
     ),
-)(
-    lambda a, s: (
-        upsample(a["size"], a["scale_factor"], a["mode"], a["align_corners"], s)
-        if not a["antialias"]
-        else _refuse("upsampling with antialias=True (the language's upsampling does not filter)")
-    )
-)
+)(lambda a, s: upsample(a["size"], a["scale_factor"], a["mode"], a["align_corners"], s, a["antialias"]))
 _function([F.silu], (("input", NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("silu"))
 _function([F.mish], (("input", NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("mish"))
 _function([F.hardswish], (("input", NO_DEFAULT), ("inplace", False)))(lambda a, s: op_call("hardswish"))
@@ -240,10 +234,6 @@ def bind(params: _Signature, args: tuple, kwargs: dict, what: str) -> dict[str, 
 
 
 # ---------------------------------------------------------------------------- one traced node
-
-
-def _refuse(why: str) -> str:
-    raise Untranslatable(why)
 
 
 def is_stochastic_depth(module: nn.Module) -> bool:
